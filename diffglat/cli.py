@@ -1,0 +1,193 @@
+"""`diffglat <subcommand>`: every pipeline step, callable by hand and by Snakemake.
+
+This is the only module that ties the stages (data, models, losses, decoding, training, metrics,
+report) together. Every subcommand takes `--config FILE [FILE ...]`, merged in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .config import ConfigError, load_config, section_hash
+from .data import synthetic as syn
+from .decoding import ar_greedy, nat_argmax
+from .io import atomic_write_json, atomic_write_text
+from .losses import LayerwiseCrossEntropy
+from .metrics.synthetic import closest_target_scores
+from .models import build_model
+from .provenance import provenance
+from .training import Trainer, TrainSettings, load_checkpoint, save_atomic, select_device, seed_everything
+from .training.trainer import RESUMABLE_CHANGES
+
+EVAL_BATCH_SIZE = 250
+
+
+# ---- paths: one place that says where each step reads and writes ---------------------------------
+def synthetic_data_dir(config: dict) -> Path:
+    return Path(config["paths"]["data"]) / "synthetic"
+
+
+def synthetic_result_dir(config: dict, experiment: str) -> Path:
+    return Path(config["paths"]["results"]) / "synthetic" / experiment
+
+
+def experiment_config(config: dict, experiment: str) -> dict:
+    experiments = config["synthetic"]["experiments"]
+    if experiment not in experiments:
+        raise ConfigError(f"synthetic.experiments has no experiment {experiment!r}; known: {sorted(experiments)}")
+    return experiments[experiment]
+
+
+# ---- synthetic study ---------------------------------------------------------------------------
+def synthetic_data(config: dict) -> None:
+    cfg = config["synthetic"]["data"]
+    out = synthetic_data_dir(config)
+    sizes = {name: cfg[name] for name in ("train", "valid", "test")}
+    splits = syn.generate_splits(sizes, cfg["seq_len"], cfg["max_number"], cfg["seed"])
+    for name, split in splits.items():
+        syn.write_split(split, out / f"{name}.tsv")
+    example = np.array([syn.PAPER_EXAMPLE_SOURCE])
+    test = splits["test"]
+    stats = {
+        "config_hash": section_hash(cfg),
+        "sizes": sizes, "seq_len": cfg["seq_len"], "max_number": cfg["max_number"],
+        "modality_counts": {name: {m: int((split.modality == i).sum()) for i, m in enumerate(syn.MODALITY_NAMES)}
+                            for name, split in splits.items()},
+        # Table 1's example source under the paper's N = 5000, as a check of the generator's rules.
+        "paper_example": {"source": list(syn.PAPER_EXAMPLE_SOURCE), "max_number": 5000,
+                          "targets": dict(zip(syn.MODALITY_NAMES, syn.all_targets(example, 5000)[0].tolist()))},
+        # The "DATA" column of Table 2: the references scored like a model's output.
+        "reference_scores": closest_target_scores(test.target.tolist(), test.source, cfg["max_number"]),
+        "provenance": provenance(),
+    }
+    atomic_write_json(out / "stats.json", stats)
+    print(f"wrote {', '.join(f'{k} ({v} pairs)' for k, v in sizes.items())} to {out}")
+
+
+def synthetic_loss(experiment: dict, decoder_layers: int, label_smoothing: float, pad: int) -> LayerwiseCrossEntropy:
+    """AR: last layer vs target+EOS. NAT: last layer vs target. PML adds a middle layer vs merged target."""
+    if experiment["model"] == "ar":
+        layer_targets = {decoder_layers: "tgt_eos"}
+    else:
+        layer_targets = {decoder_layers: "tgt"}
+        if "pml_middle_layer" in experiment:
+            layer_targets[experiment["pml_middle_layer"]] = "tgt_merged"
+    return LayerwiseCrossEntropy(layer_targets, label_smoothing, pad)
+
+
+def synthetic_train(config: dict, experiment: str) -> None:
+    exp = experiment_config(config, experiment)
+    data_cfg, model_cfg = config["synthetic"]["data"], config["synthetic"]["model"]
+    settings = TrainSettings(**{**config["synthetic"]["train"], **exp.get("train", {})})
+    dictionary = syn.dictionary(data_cfg["max_number"])
+    dataset = syn.SyntheticDataset(syn.read_split(synthetic_data_dir(config) / "train.tsv", data_cfg["max_number"]),
+                                   dictionary, data_cfg["max_number"])
+    device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
+    seed_everything(settings.seed)
+    model = build_model(exp["model"], model_cfg, len(dictionary), dictionary.pad)
+    loss = synthetic_loss(exp, model_cfg["decoder_layers"], settings.label_smoothing, dictionary.pad)
+    shaping = {k: v for k, v in vars(settings).items() if k not in RESUMABLE_CHANGES}
+    fingerprint = section_hash({"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping}})
+    out = synthetic_result_dir(config, experiment)
+    trainer = Trainer(model, loss, dataset, settings, out, device, fingerprint)
+    last_stats = trainer.train()
+    save_atomic({
+        "kind": exp["model"], "model_config": model_cfg, "vocab_size": len(dictionary),
+        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
+        "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
+                     "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
+                     "device": device.type},
+    }, out / "model.pt")
+    print(f"trained {experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s, last loss {last_stats.get('loss', float('nan')):.4f}")
+
+
+def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
+    exp = experiment_config(config, experiment)
+    data_cfg = config["synthetic"]["data"]
+    out = synthetic_result_dir(config, experiment)
+    checkpoint = load_checkpoint(out / "model.pt")
+    dictionary = syn.dictionary(data_cfg["max_number"])
+    device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
+    model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], dictionary.pad)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device).eval()
+    split = syn.read_split(synthetic_data_dir(config) / f"{split_name}.tsv", data_cfg["max_number"])
+    dataset = syn.SyntheticDataset(split, dictionary, data_cfg["max_number"])
+    final_layer = checkpoint["model_config"]["decoder_layers"]
+    layers = (final_layer,) if checkpoint["kind"] == "ar" else tuple(range(1, final_layer + 1))
+    hypotheses: dict[int, list[list[int]]] = {layer: [] for layer in layers}
+    start = time.perf_counter()
+    for begin in range(0, len(dataset), EVAL_BATCH_SIZE):
+        batch = {k: v.to(device) for k, v in dataset.collate(np.arange(begin, min(begin + EVAL_BATCH_SIZE, len(dataset)))).items()}
+        if checkpoint["kind"] == "ar":
+            tokens = {final_layer: ar_greedy(model, batch["src"], data_cfg["seq_len"] + 1, dictionary.bos, dictionary.eos)}
+        else:
+            tokens = nat_argmax(model, batch["src"], batch["tgt_lengths"], layers)
+        for layer, ids in tokens.items():
+            hypotheses[layer] += [syn.hypothesis_numbers(row, dictionary) for row in ids.cpu().tolist()]
+    seconds = time.perf_counter() - start
+    scores = {layer: closest_target_scores(hyps, split.source, data_cfg["max_number"]) for layer, hyps in hypotheses.items()}
+    atomic_write_text(out / f"{split_name}.hyp", "".join(" ".join(map(str, h)) + "\n" for h in hypotheses[final_layer]))
+    atomic_write_json(out / f"{split_name}.scores.json", {
+        "study": "synthetic", "experiment": experiment, "model": checkpoint["kind"], "split": split_name,
+        "pml_middle_layer": exp.get("pml_middle_layer"), "final_layer": final_layer,
+        "layers": {str(layer): s for layer, s in scores.items()},
+        "training": checkpoint["training"], "decode_seconds": seconds,
+        "config": {"name": config["name"], "scale": config["scale"], "hash": section_hash(config["synthetic"])},
+        "provenance": provenance(device.type),
+    })
+    final = scores[final_layer]
+    print(f"{experiment} {split_name}: token acc {final['token_accuracy']:.1f}, seq acc {final['sequence_accuracy']:.1f}")
+
+
+# ---- entry point ----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="diffglat", description=__doc__.split("\n")[0])
+    config_args = argparse.ArgumentParser(add_help=False)
+    config_args.add_argument("--config", nargs="+", required=True, metavar="FILE",
+                             help="config YAML files, merged in order (later ones override)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    synthetic = commands.add_parser("synthetic", help="the four-modality study of paper §2.2 / appendix A")
+    steps = synthetic.add_subparsers(dest="step", required=True)
+    steps.add_parser("data", parents=[config_args], help="generate train/valid/test pairs and stats.json")
+    for name, text in (("train", "train one experiment (resumes from its last checkpoint)"),
+                       ("evaluate", "decode a split and score it against the closest valid target")):
+        step = steps.add_parser(name, parents=[config_args], help=text)
+        step.add_argument("--experiment", required=True, help="a key of synthetic.experiments")
+        if name == "evaluate":
+            step.add_argument("--split", default="test", choices=("valid", "test"))
+
+    report = commands.add_parser("report", parents=[config_args], help="tables, figures and the PDF from result files")
+    report.add_argument("--no-pdf", action="store_true", help="write tables and figures but skip LaTeX")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        if args.command == "synthetic":
+            if args.step == "data":
+                synthetic_data(config)
+            elif args.step == "train":
+                synthetic_train(config, args.experiment)
+            else:
+                synthetic_evaluate(config, args.experiment, args.split)
+        elif args.command == "report":
+            from .report import build_report
+
+            build_report(config, pdf=not args.no_pdf)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        print(f"diffglat: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

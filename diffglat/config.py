@@ -1,0 +1,145 @@
+"""Loading and validating pipeline configs.
+
+A run is described by one or more YAML files merged in order (later files override earlier ones,
+dictionaries merge key by key), exactly as Snakemake merges `configfile:` with `--configfile`.
+The merged config is checked against `config.schema.json` (JSON Schema draft 2020-12) before any
+work starts; errors name the offending key path and the file that set it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .io import atomic_write_text
+
+SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the key and the file."""
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Return base updated by override, merging nested dictionaries key by key."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(loaded).__name__}")
+    return loaded
+
+
+def load_config(paths: list[str | Path]) -> dict:
+    """Merge the YAML files in order and validate the result."""
+    layers = [(str(p), read_yaml(p)) for p in paths]
+    merged: dict = {}
+    for _, layer in layers:
+        merged = deep_merge(merged, layer)
+    validate(merged, sources=layers)
+    return merged
+
+
+def _key_path(error: jsonschema.ValidationError) -> list[str]:
+    path = [str(part) for part in error.absolute_path]
+    if error.validator == "additionalProperties":
+        # The offending key is not part of the path: name it explicitly.
+        allowed = set(error.schema.get("properties", {}))
+        path += sorted(set(error.instance) - allowed)[:1]
+    elif error.validator == "required":
+        path += [error.message.split("'")[1]]
+    return path
+
+
+def _file_setting(path: list[str], sources: list[tuple[str, dict]]) -> str | None:
+    """The last config file that sets (a prefix of) this key path."""
+    for name, layer in reversed(sources):
+        node, found = layer, True
+        for part in path:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                found = False
+                break
+        if found and path:
+            return name
+    return None
+
+
+def validate(config: dict, sources: list[tuple[str, dict]] | None = None) -> None:
+    """Raise ConfigError listing every problem, each with its dotted key path."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
+    lines = []
+    for error in errors:
+        path = _key_path(error)
+        key = ".".join(path) or "<top level>"
+        if error.validator == "additionalProperties":
+            message = f"unknown key (allowed here: {', '.join(sorted(error.schema.get('properties', {})))})"
+        else:
+            message = error.message
+        origin = _file_setting(path, sources or [])
+        lines.append(f"  {key}: {message}" + (f"  [set in {origin}]" if origin else ""))
+    lines += [f"  {key}: {message}" for key, message in _semantic_errors(config)] if not lines else []
+    if lines:
+        raise ConfigError("invalid config:\n" + "\n".join(lines))
+
+
+def _semantic_errors(config: dict) -> list[tuple[str, str]]:
+    """Checks that span several keys, which a schema cannot express."""
+    errors = []
+    synthetic = config["synthetic"]
+    decoder_layers = synthetic["model"]["decoder_layers"]
+    if synthetic["model"]["d_model"] % synthetic["model"]["heads"]:
+        errors.append(("synthetic.model.heads", "must divide synthetic.model.d_model"))
+    for name, experiment in synthetic["experiments"].items():
+        layer = experiment.get("pml_middle_layer")
+        if layer is None:
+            continue
+        key = f"synthetic.experiments.{name}.pml_middle_layer"
+        if experiment["model"] != "nat":
+            errors.append((key, "progressive modality learning needs model: nat"))
+        elif layer >= decoder_layers:
+            errors.append((key, f"must be below the last decoder layer ({decoder_layers})"))
+    return errors
+
+
+def section_hash(section) -> str:
+    """A short stable fingerprint of a config section, stored with every result file."""
+    canonical = json.dumps(section, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def write_config(config: dict, path: str | Path) -> bool:
+    """Write the resolved config atomically; leave the file untouched when nothing changed.
+
+    Returns True when the file was (re)written.
+    """
+    path = Path(path)
+    text = yaml.safe_dump(config, sort_keys=False)
+    if path.is_file() and path.read_text(encoding="utf-8") == text:
+        return False
+    atomic_write_text(path, text)
+    return True

@@ -1,0 +1,1 @@
+"""Scorers (imports nothing of diffglat but `data`)."""

@@ -1,0 +1,42 @@
+"""Accuracies of the synthetic study (paper appendix A, "Evaluation").
+
+Each output is compared with the closest of the four valid targets of its source (the one sharing
+the most positions). Token ("number") accuracy is the percentage of positions equal to that
+target, sequence accuracy the percentage of outputs identical to it. The modality of an output is
+the modality of its closest target; an output tied between several targets counts a fraction
+towards each, and one matching no target at any position counts as "none".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.synthetic import MODALITY_NAMES, all_targets
+
+
+def closest_target_scores(hypotheses: list[list[int]], sources: np.ndarray, max_number: int) -> dict:
+    """hypotheses: output numbers per sentence (specials removed); sources [n, L] -> scores in %."""
+    candidates = all_targets(sources, max_number)  # [n, 4, L]
+    n, _, length = candidates.shape
+    if len(hypotheses) != n:
+        raise ValueError(f"{len(hypotheses)} hypotheses for {n} sources")
+    aligned = np.zeros((n, length), dtype=np.int64)  # 0 is never a valid number
+    for i, hyp in enumerate(hypotheses):
+        aligned[i, : min(len(hyp), length)] = hyp[:length]
+    matches = (aligned[:, None, :] == candidates).sum(-1)  # [n, 4]
+    best = matches.max(1)
+    right_length = np.array([len(h) == length for h in hypotheses])
+    distribution = np.zeros(len(MODALITY_NAMES) + 1)
+    for row, top in zip(matches, best):
+        if top == 0:
+            distribution[-1] += 1
+        else:
+            tied = row == top
+            distribution[:-1] += tied / tied.sum()
+    return {
+        "n": int(n),
+        "token_accuracy": float(100.0 * best.sum() / (n * length)),
+        "sequence_accuracy": float(100.0 * np.mean((best == length) & right_length)),
+        "modality_distribution": {name: float(100.0 * share / n)
+                                  for name, share in zip(MODALITY_NAMES + ("none",), distribution)},
+    }

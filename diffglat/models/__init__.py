@@ -1,0 +1,18 @@
+"""Model families. Each returns a DecoderOutput; `build_model` maps a config name to a class."""
+
+from __future__ import annotations
+
+from .ar import ARTransformer
+from .nat import NATransformer
+from .output import DecoderOutput
+
+MODELS = {"ar": ARTransformer, "nat": NATransformer}
+
+
+def build_model(kind: str, model_config: dict, vocab_size: int, pad: int):
+    if kind not in MODELS:
+        raise ValueError(f"unknown model {kind!r}; known: {sorted(MODELS)}")
+    return MODELS[kind](vocab_size=vocab_size, pad=pad, **model_config)
+
+
+__all__ = ["ARTransformer", "NATransformer", "DecoderOutput", "MODELS", "build_model"]

@@ -1,0 +1,27 @@
+"""Autoregressive Transformer (Vaswani et al. 2017): the decoder reads the target shifted right."""
+
+from __future__ import annotations
+
+import torch
+
+from .output import DecoderOutput
+from .transformer import TransformerSeq2Seq
+
+
+class ARTransformer(TransformerSeq2Seq):
+    def forward(self, src: torch.Tensor, prev_output_tokens: torch.Tensor) -> DecoderOutput:
+        # src [B, S], prev_output_tokens [B, T] (BOS + target) -> logits [B, T, V] for target + EOS
+        memory, memory_pad = self.encode(src)
+        return self.decode(prev_output_tokens, memory, memory_pad)
+
+    def decode(self, prev_output_tokens, memory, memory_pad) -> DecoderOutput:
+        pad = prev_output_tokens.eq(self.pad)
+        x = self.add_positions(self.embed_tokens(prev_output_tokens))
+        last = self.decoder_states(x, pad, memory, memory_pad, causal=True)[-1]
+        return DecoderOutput({len(self.decoder): self.project(last)}, pad)
+
+    def forward_batch(self, batch: dict, output_layers: tuple[int, ...]) -> DecoderOutput:
+        """Trainer entry point; the AR model always returns its last layer only."""
+        if set(output_layers) - {len(self.decoder)}:
+            raise ValueError(f"the AR model only outputs its last decoder layer, asked for {output_layers}")
+        return self(batch["src"], batch["prev_output_tokens"])

@@ -1,0 +1,149 @@
+"""Transformer building blocks shared by every model family.
+
+Post-norm layers as in Transformer base (Vaswani et al. 2017; fairseq `transformer`): each sublayer
+is `x = LayerNorm(x + Dropout(sublayer(x)))`. Attention goes through
+`F.scaled_dot_product_attention`. Token embeddings are scaled by sqrt(d_model) and shared by the
+encoder, the decoder and the output projection (tied embeddings).
+
+Shapes: B batch, S source length, T target length, D d_model, H heads, V vocabulary.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MAX_POSITIONS = 1024
+
+
+class SinusoidalPositions(nn.Module):
+    def __init__(self, d_model: int, max_positions: int = MAX_POSITIONS):
+        super().__init__()
+        position = torch.arange(max_positions, dtype=torch.float32)[:, None]
+        freq = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+        table = torch.zeros(max_positions, d_model)
+        table[:, 0::2] = torch.sin(position * freq)
+        table[:, 1::2] = torch.cos(position * freq[: d_model // 2])
+        self.register_buffer("table", table, persistent=False)
+
+    def forward(self, length: int) -> torch.Tensor:  # -> [length, D]
+        return self.table[:length]
+
+
+class LearnedPositions(nn.Module):
+    def __init__(self, d_model: int, max_positions: int = MAX_POSITIONS):
+        super().__init__()
+        self.table = nn.Embedding(max_positions, d_model)
+        nn.init.normal_(self.table.weight, std=d_model**-0.5)
+
+    def forward(self, length: int) -> torch.Tensor:  # -> [length, D]
+        return self.table.weight[:length]
+
+
+class Attention(nn.Module):
+    def __init__(self, d_model: int, heads: int):
+        super().__init__()
+        if d_model % heads:
+            raise ValueError(f"d_model={d_model} is not divisible by heads={heads}")
+        self.heads = heads
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+
+    def forward(self, query, memory, memory_pad, causal: bool = False):
+        # query [B, T, D], memory [B, S, D], memory_pad [B, S] (True at padding) -> [B, T, D]
+        B, T, D = query.shape
+        S = memory.shape[1]
+        split = lambda x, n: x.view(B, n, self.heads, D // self.heads).transpose(1, 2)  # [B, H, n, D/H]
+        q, k, v = split(self.q(query), T), split(self.k(memory), S), split(self.v(memory), S)
+        allowed = ~memory_pad[:, None, None, :]  # [B, 1, 1, S]
+        if causal:
+            allowed = allowed & torch.ones(T, S, dtype=torch.bool, device=query.device).tril()
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        return self.out(out.transpose(1, 2).reshape(B, T, D))
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, ffn_dim: int):
+        super().__init__()
+        self.fc1 = nn.Linear(d_model, ffn_dim)
+        self.fc2 = nn.Linear(ffn_dim, d_model)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.self_attn, self.ffn = Attention(d_model, heads), FeedForward(d_model, ffn_dim)
+        self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, pad):
+        x = self.norm1(x + self.dropout(self.self_attn(x, x, pad)))
+        return self.norm2(x + self.dropout(self.ffn(x)))
+
+
+class DecoderLayer(nn.Module):
+    def __init__(self, d_model: int, heads: int, ffn_dim: int, dropout: float):
+        super().__init__()
+        self.self_attn, self.cross_attn = Attention(d_model, heads), Attention(d_model, heads)
+        self.ffn = FeedForward(d_model, ffn_dim)
+        self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x, pad, memory, memory_pad, causal: bool):
+        x = self.norm1(x + self.dropout(self.self_attn(x, x, pad, causal=causal)))
+        x = self.norm2(x + self.dropout(self.cross_attn(x, memory, memory_pad)))
+        return self.norm3(x + self.dropout(self.ffn(x)))
+
+
+class TransformerSeq2Seq(nn.Module):
+    """Shared embeddings, encoder, decoder stack and tied output projection.
+
+    Subclasses decide what the decoder reads (shifted target for AR, copied source for NAT)
+    and whether its self-attention is causal.
+    """
+
+    def __init__(self, vocab_size: int, pad: int, encoder_layers: int, decoder_layers: int, d_model: int,
+                 heads: int, ffn_dim: int, dropout: float, positions: str):
+        super().__init__()
+        self.pad, self.d_model = pad, d_model
+        self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad)
+        nn.init.normal_(self.embed.weight, std=d_model**-0.5)
+        with torch.no_grad():
+            self.embed.weight[pad].zero_()
+        self.positions = {"sinusoidal": SinusoidalPositions, "learned": LearnedPositions}[positions](d_model)
+        self.dropout = nn.Dropout(dropout)
+        self.encoder = nn.ModuleList(EncoderLayer(d_model, heads, ffn_dim, dropout) for _ in range(encoder_layers))
+        self.decoder = nn.ModuleList(DecoderLayer(d_model, heads, ffn_dim, dropout) for _ in range(decoder_layers))
+
+    def embed_tokens(self, tokens):  # [B, T] -> [B, T, D], scaled, without positions
+        return self.embed(tokens) * math.sqrt(self.d_model)
+
+    def add_positions(self, x):  # [B, T, D] -> [B, T, D]
+        return self.dropout(x + self.positions(x.shape[1]))
+
+    def encode(self, src):
+        # src [B, S] (padded with self.pad) -> memory [B, S, D], memory_pad [B, S]
+        pad = src.eq(self.pad)
+        x = self.add_positions(self.embed_tokens(src))
+        for layer in self.encoder:
+            x = layer(x, pad)
+        return x, pad
+
+    def decoder_states(self, x, pad, memory, memory_pad, causal: bool) -> list[torch.Tensor]:
+        # x [B, T, D] decoder input -> the output of every decoder layer, each [B, T, D]
+        states = []
+        for layer in self.decoder:
+            x = layer(x, pad, memory, memory_pad, causal)
+            states.append(x)
+        return states
+
+    def project(self, hidden):  # [B, T, D] -> logits [B, T, V] through the tied embedding
+        return F.linear(hidden, self.embed.weight)

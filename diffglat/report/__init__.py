@@ -1,0 +1,181 @@
+"""The report: reads result files only, writes tidy CSVs, LaTeX tables, figures and one PDF.
+
+reports/
+  tables/table<N>.csv  tidy: table,row,column,paper,reproduced,scale
+  tables/table<N>.tex  booktabs, ready to paste into a paper
+  figures/figure<N>.{pdf,png,csv}
+  diffglat-report.pdf
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+from ..config import section_hash
+from ..io import atomic_write_text
+from .figures import figure2
+from .tables import (Cell, latex_escape, paper_vs_ours_tex, table1_cells, table2_cells, table2_tex,
+                     write_tidy_csv)
+
+LATEX_PACKAGES = "latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended"
+# A reproduced value this far (in points) from the paper's is listed in the notes.
+MATERIAL_GAP = 5.0
+
+
+def packaged_yaml(name: str) -> dict:
+    return yaml.safe_load(resources.files(__package__).joinpath(name).read_text(encoding="utf-8"))
+
+
+def read_json(path: Path) -> dict | None:
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def collect_results(config: dict) -> tuple[dict | None, dict[str, dict]]:
+    stats = read_json(Path(config["paths"]["data"]) / "synthetic" / "stats.json")
+    scores = {}
+    for experiment in config["synthetic"]["experiments"]:
+        found = read_json(Path(config["paths"]["results"]) / "synthetic" / experiment / "test.scores.json")
+        if found is not None:
+            scores[experiment] = found
+    return stats, scores
+
+
+def material_gaps(cells: list[Cell]) -> list[str]:
+    gaps = []
+    for c in cells:
+        try:
+            paper, ours = float(c.paper), float(c.reproduced)
+        except ValueError:
+            continue
+        if abs(paper - ours) >= MATERIAL_GAP:
+            gaps.append(f"Table {c.table}, {c.row} / {c.column}: paper {c.paper}, reproduced {c.reproduced} "
+                        f"({ours - paper:+.1f}).")
+    return gaps
+
+
+def run_summary(config: dict, stats: dict | None, scores: dict[str, dict]) -> list[tuple[str, str]]:
+    """What was run, for the report's first table: every value read from the result files."""
+    records = [s["provenance"] for s in scores.values()] + ([stats["provenance"]] if stats else [])
+    commits = sorted({r["git_commit"] for r in records}) or ["no results"]
+    hardware = sorted({r["hardware"] for r in records}) or ["no results"]
+    libraries = records[0]["libraries"] if records else {}
+    train_seconds = sum(s["training"]["wall_seconds"] for s in scores.values())
+    decode_seconds = sum(s["decode_seconds"] for s in scores.values())
+    rows = [("config", f"{config['name']} (scale: {config['scale']}, synthetic section hash "
+                       f"{section_hash(config['synthetic'])})"),
+            ("git commit(s) of the results", ", ".join(commits)),
+            ("hardware", "; ".join(hardware)),
+            ("wall time", f"{(train_seconds + decode_seconds) / 60:.1f} min summed over jobs "
+                          f"(training {train_seconds / 60:.1f} min, decoding {decode_seconds / 60:.1f} min)"),
+            ("libraries", ", ".join(f"{k} {v}" for k, v in libraries.items()))]
+    for name, s in scores.items():
+        t = s["training"]
+        rows.append((f"experiment {name}", f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps "
+                                           f"on {t['device']} in {t['wall_seconds'] / 60:.1f} min, final training "
+                                           f"loss {t['last_stats'].get('loss', float('nan')):.3f}"))
+    return rows
+
+
+def scale_statement(config: dict) -> str:
+    d, m, t = config["synthetic"]["data"], config["synthetic"]["model"], config["synthetic"]["train"]
+    return (f"Synthetic data: sources of {d['seq_len']} numbers from 1..{d['max_number']} (paper: 32 numbers "
+            f"from 1..5000), {d['train']:,}/{d['valid']:,}/{d['test']:,} train/valid/test pairs (paper: "
+            f"100,000/5,000/5,000). Models: {m['encoder_layers']} encoder and {m['decoder_layers']} decoder "
+            f"layers (paper: 4 and 4), width {m['d_model']}, {m['heads']} heads, FFN {m['ffn_dim']}, trained "
+            f"{t['max_steps']:,} steps of about {t['max_tokens']:,} target tokens (the paper gives neither "
+            f"width nor training length).")
+
+
+def document(config: dict, summary, tables_tex: dict[str, str], notes: list[str], missing: list[str]) -> str:
+    rows = "\n".join(f"{latex_escape(k)} & {latex_escape(v)} \\\\" for k, v in summary)
+    note_items = "\n".join(f"\\item {latex_escape(n)}" for n in notes) or r"\item None."
+    missing_text = (r"\textbf{Not run at this scale:} " + latex_escape(", ".join(missing)) + ".") if missing else ""
+    return rf"""\documentclass[11pt]{{article}}
+\usepackage[margin=2.2cm]{{geometry}}
+\usepackage{{booktabs,graphicx,tabularx,float}}
+\usepackage[hidelinks]{{hyperref}}
+\title{{DiffGLAT reproduction report\\\large run \texttt{{{latex_escape(config['name'])}}}, {latex_escape(config['scale'])} scale}}
+\author{{generated by \texttt{{diffglat report}}}}
+\date{{}}
+\begin{{document}}
+\maketitle
+\section*{{What was run}}
+\begin{{tabularx}}{{\textwidth}}{{@{{}}lX@{{}}}}
+\toprule
+{rows}
+\bottomrule
+\end{{tabularx}}
+
+\medskip\noindent {latex_escape(scale_statement(config))}
+
+\medskip\noindent Every reproduced number below is read from a result file of this run; paper numbers are
+transcribed from the paper. Cells marked \textit{{not run}} had no result file. {missing_text}
+
+\section*{{Synthetic study: progressive modality learning (paper \S2.2, appendix A)}}
+Each output is scored against the closest of its source's four valid targets; token accuracy is the
+percentage of positions equal to that target, sequence accuracy the percentage of outputs identical to it.
+The DATA column scores the test references themselves (a check of the metric: it must be 100).
+
+{tables_tex['1']}
+{tables_tex['2']}
+\begin{{figure}}[H]
+\centering
+\includegraphics[width=0.85\textwidth]{{../figures/figure2.pdf}}
+\caption{{Figure 2 regenerated: modality of the closest valid target for each test output. The paper plots the
+PML model's middle and last layers; the references, AR and vanilla NAR are added for comparison.}}
+\end{{figure}}
+
+\section*{{Notes}}
+\begin{{itemize}}
+{note_items}
+\end{{itemize}}
+\end{{document}}
+"""
+
+
+def compile_pdf(tex_path: Path, pdf_path: Path) -> None:
+    if shutil.which("latexmk") is None or shutil.which("pdflatex") is None:
+        raise FileNotFoundError(f"LaTeX is missing: install the Debian packages {LATEX_PACKAGES} "
+                                f"(`make setup` does), or run `diffglat report --no-pdf`")
+    build = tex_path.parent
+    result = subprocess.run(["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", tex_path.name],
+                            cwd=build, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ValueError(f"latexmk failed on {tex_path}; see {build / tex_path.stem}.log\n{result.stdout[-2000:]}")
+    tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
+    shutil.copyfile(build / f"{tex_path.stem}.pdf", tmp)
+    tmp.replace(pdf_path)
+
+
+def build_report(config: dict, pdf: bool = True) -> Path:
+    out = Path(config["paths"]["reports"])
+    paper = packaged_yaml("paper_numbers.yaml")
+    stats, scores = collect_results(config)
+    scale = config["scale"]
+
+    cells = {"1": table1_cells(paper["table1"], stats, scale), "2": table2_cells(paper["table2"], stats, scores, scale)}
+    captions = {"1": "Table 1 regenerated: the generator's targets for the paper's example source (N = 5000) "
+                     "and the share of each modality in our data.",
+                "2": "Table 2 regenerated: token and sequence accuracy (\\%) of the synthetic study."}
+    tables_tex = {"1": paper_vs_ours_tex(cells["1"], captions["1"], "tab:table1"), "2": table2_tex(cells["2"], captions["2"])}
+    for number in cells:
+        write_tidy_csv(cells[number], out / "tables" / f"table{number}.csv")
+        atomic_write_text(out / "tables" / f"table{number}.tex", tables_tex[number])
+    missing = figure2(stats, scores, out / "figures" / "figure2")
+    missing += [f"synthetic experiment {e}" for e in config["synthetic"]["experiments"] if e not in scores]
+
+    notes = list(packaged_yaml("notes.yaml").get(scale, []))
+    notes += material_gaps(cells["2"]) or ["No reproduced value of Table 2 is 5 or more points from the paper's."]
+    tex = out / "latex" / "diffglat-report.tex"
+    atomic_write_text(tex, document(config, run_summary(config, stats, scores), tables_tex, notes, missing))
+    pdf_path = out / "diffglat-report.pdf"
+    if pdf:
+        compile_pdf(tex, pdf_path)
+        print(f"wrote {pdf_path}")
+    return pdf_path

@@ -1,0 +1,202 @@
+"""The training loop: token batches + model + loss -> checkpoints, resumable after any kill.
+
+State that a resumed run restores: model, optimizer, LR schedule, RNG states, the data position
+(epoch and batch within it), the step counter and the wall time spent so far. `last.pt` is
+rewritten atomically every `checkpoint_every` steps and at the end, so a SIGKILL at any moment
+leaves either the previous or the new checkpoint, never half of one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..data.batching import token_batches
+from .checkpoint import load_checkpoint, save_atomic
+
+LOG_COLUMNS = ["step", "loss", "lr", "tokens_per_s", "elapsed_s"]
+# Settings that may change between a checkpoint and its resumption without invalidating it.
+RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "log_every")
+
+
+@dataclass
+class TrainSettings:
+    max_steps: int
+    max_tokens: int
+    lr: float
+    warmup_steps: int
+    clip_norm: float
+    weight_decay: float
+    label_smoothing: float
+    checkpoint_every: int
+    log_every: int
+    seed: int
+
+
+def inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
+    """LR multiplier: linear warm-up to 1 over warmup_steps, then warmup_steps^0.5 * step^-0.5."""
+    def factor(step: int) -> float:
+        step = max(step, 1)
+        return min(step / warmup_steps, math.sqrt(warmup_steps / step))
+    return factor
+
+
+def select_device(preference: str, cpu_threads: int) -> torch.device:
+    """CUDA when asked for or (with 'auto') when present, else the CPU with cpu_threads threads."""
+    if preference == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("compute.device is 'cuda' but no CUDA device is visible")
+    if preference in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device("cuda")
+    torch.set_num_threads(cpu_threads)
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Trainer:
+    """Train `model` on a dataset exposing `lengths` (tokens per example) and `collate(indices)`.
+
+    `fingerprint` identifies everything that shapes the run (data, model, settings other than
+    RESUMABLE_CHANGES); a checkpoint with another fingerprint is set aside, not resumed.
+    """
+
+    def __init__(self, model, loss_fn, dataset, settings: TrainSettings, out_dir: str | Path,
+                 device: torch.device, fingerprint: str, show_progress: bool = True):
+        self.model, self.loss_fn, self.dataset, self.settings = model.to(device), loss_fn, dataset, settings
+        self.device, self.fingerprint = device, fingerprint
+        self.out_dir = Path(out_dir)
+        self.checkpoint_path = self.out_dir / "checkpoints" / "last.pt"
+        self.log_path = self.out_dir / "train_log.csv"
+        self.show_progress = show_progress
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, betas=(0.9, 0.98), eps=1e-8,
+                                          weight_decay=settings.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, inverse_sqrt(settings.warmup_steps))
+        self.step, self.epoch, self.batch_in_epoch, self.elapsed = 0, 0, 0, 0.0
+        self.last_stats: dict = {}
+
+    # ---- checkpoints -------------------------------------------------------------------------
+    def state(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
+            "elapsed": self.elapsed, "fingerprint": self.fingerprint, "last_stats": self.last_stats,
+        }
+
+    def save(self) -> None:
+        save_atomic(self.state(), self.checkpoint_path)
+
+    def resume(self) -> bool:
+        """Restore the last checkpoint if there is a compatible one; say what happened."""
+        if not self.checkpoint_path.is_file():
+            return False
+        state = load_checkpoint(self.checkpoint_path)
+        if state.get("fingerprint") != self.fingerprint:
+            stale = self.checkpoint_path.with_name(f"last.{state.get('fingerprint', 'unknown')}.stale.pt")
+            self.checkpoint_path.replace(stale)
+            print(f"checkpoint {self.checkpoint_path} was written for a different config; "
+                  f"moved it to {stale} and starting from scratch", file=sys.stderr)
+            return False
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(state["rng"]["numpy"])
+        random.setstate(state["rng"]["python"])
+        if state["rng"]["cuda"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self.elapsed, self.last_stats = state["elapsed"], state["last_stats"]
+        self._truncate_log()
+        print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
+        return True
+
+    def _truncate_log(self) -> None:
+        """Drop log rows written after the checkpoint, so the resumed log has each step once."""
+        if not self.log_path.is_file():
+            return
+        rows = [r for r in csv.DictReader(self.log_path.open()) if int(r["step"]) <= self.step]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, LOG_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
+        tmp.write_text(buffer.getvalue())
+        tmp.replace(self.log_path)
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def train_step(self, batch: dict) -> dict:
+        self.model.train()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            output = self.model.forward_batch(batch, self.loss_fn.layers)
+            loss, stats = self.loss_fn(output, batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.settings.clip_norm > 0:
+            stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_norm))
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step += 1
+        self.batch_in_epoch += 1
+        return stats
+
+    def train(self) -> dict:
+        """Run until max_steps; returns the stats of the last step."""
+        if self.step == 0:
+            self.resume()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        new_log = not self.log_path.is_file()
+        log_file = self.log_path.open("a", newline="")
+        log = csv.DictWriter(log_file, LOG_COLUMNS)
+        if new_log:
+            log.writeheader()
+        progress = tqdm(total=self.settings.max_steps, initial=self.step, disable=not self.show_progress,
+                        mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=str(self.out_dir.name), file=sys.stderr)
+        window_tokens, window_start, last_tick = 0, time.perf_counter(), time.perf_counter()
+        try:
+            while self.step < self.settings.max_steps:
+                batches = token_batches(self.dataset.lengths, self.settings.max_tokens, self.settings.seed, self.epoch)
+                while self.batch_in_epoch < len(batches) and self.step < self.settings.max_steps:
+                    indices = batches[self.batch_in_epoch]
+                    batch = {k: v.to(self.device) for k, v in self.dataset.collate(indices).items()}
+                    self.last_stats = self.train_step(batch)
+                    window_tokens += int(self.dataset.lengths[indices].sum())
+                    now = time.perf_counter()
+                    self.elapsed += now - last_tick
+                    last_tick = now
+                    progress.update(1)
+                    if self.step % self.settings.log_every == 0 or self.step == self.settings.max_steps:
+                        log.writerow({"step": self.step, "loss": f"{self.last_stats['loss']:.5f}",
+                                      "lr": f"{self.scheduler.get_last_lr()[0]:.3e}",
+                                      "tokens_per_s": f"{window_tokens / max(now - window_start, 1e-9):.1f}",
+                                      "elapsed_s": f"{self.elapsed:.1f}"})
+                        log_file.flush()
+                        progress.set_postfix(loss=f"{self.last_stats['loss']:.3f}")
+                        window_tokens, window_start = 0, now
+                    if self.step % self.settings.checkpoint_every == 0:
+                        self.save()
+                if self.batch_in_epoch >= len(batches):
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            self.save()
+        finally:
+            progress.close()
+            log_file.close()
+        return self.last_stats

@@ -1,0 +1,14 @@
+# Helpers shared by the rule files.
+
+
+def rule_resources(name):
+    """threads, mem_mb, runtime, gpu of one step from config `resources` (else `resources.default`)."""
+    return config["resources"].get(name, config["resources"]["default"])
+
+
+def config_stamp(*sections):
+    """A fingerprint of the config sections a step depends on; a change reruns the step."""
+    node = config
+    for key in sections:
+        node = node[key]
+    return section_hash(node)

@@ -1,0 +1,28 @@
+# The report: tidy tables, LaTeX tables, figures and the PDF, from result files only.
+
+
+localrules:
+    report,
+
+
+rule report:
+    input:
+        stats=rules.synthetic_data.output.stats,
+        scores=expand(rules.synthetic_evaluate.output.scores, experiment=SYNTHETIC_EXPERIMENTS),
+    output:
+        pdf=f"{REPORTS}/diffglat-report.pdf",
+        tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2], ext=["csv", "tex"]),
+        figures=expand(f"{REPORTS}/figures/figure2.{{ext}}", ext=["pdf", "png", "csv"]),
+    params:
+        config=RESOLVED_CONFIG,
+    log:
+        f"{RESULTS}/logs/report.log",
+    threads: rule_resources("report")["threads"]
+    resources:
+        mem_mb=rule_resources("report")["mem_mb"],
+        runtime=rule_resources("report")["runtime"],
+        gpu=rule_resources("report")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "python -m diffglat report --config {params.config} > {log} 2>&1"

@@ -1,0 +1,75 @@
+# Synthetic four-modality study (paper §2.2, Tables 1-2, Figure 2).
+
+SYNTHETIC_EXPERIMENTS = sorted(config["synthetic"]["experiments"])
+
+
+wildcard_constraints:
+    experiment="|".join(SYNTHETIC_EXPERIMENTS),
+
+
+rule synthetic_data:
+    output:
+        train=f"{DATA}/synthetic/train.tsv",
+        valid=f"{DATA}/synthetic/valid.tsv",
+        test=f"{DATA}/synthetic/test.tsv",
+        stats=f"{DATA}/synthetic/stats.json",
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=config_stamp("synthetic", "data"),
+    log:
+        f"{RESULTS}/logs/synthetic_data.log",
+    threads: rule_resources("default")["threads"]
+    resources:
+        mem_mb=rule_resources("default")["mem_mb"],
+        runtime=rule_resources("default")["runtime"],
+        gpu=rule_resources("default")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "python -m diffglat synthetic data --config {params.config} > {log} 2>&1"
+
+
+rule synthetic_train:
+    input:
+        rules.synthetic_data.output.train,
+    output:
+        f"{RESULTS}/synthetic/{{experiment}}/model.pt",
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=lambda w: section_hash(
+            [config["synthetic"][k] for k in ("model", "train")]
+            + [config["synthetic"]["experiments"][w.experiment]]
+        ),
+    log:
+        f"{RESULTS}/logs/synthetic_train_{{experiment}}.log",
+    threads: rule_resources("synthetic_train")["threads"]
+    resources:
+        mem_mb=rule_resources("synthetic_train")["mem_mb"],
+        runtime=rule_resources("synthetic_train")["runtime"],
+        gpu=rule_resources("synthetic_train")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "python -m diffglat synthetic train --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
+
+
+rule synthetic_evaluate:
+    input:
+        model=rules.synthetic_train.output,
+        test=rules.synthetic_data.output.test,
+    output:
+        scores=f"{RESULTS}/synthetic/{{experiment}}/test.scores.json",
+        hypotheses=f"{RESULTS}/synthetic/{{experiment}}/test.hyp",
+    params:
+        config=RESOLVED_CONFIG,
+    log:
+        f"{RESULTS}/logs/synthetic_evaluate_{{experiment}}.log",
+    threads: rule_resources("default")["threads"]
+    resources:
+        mem_mb=rule_resources("default")["mem_mb"],
+        runtime=rule_resources("default")["runtime"],
+        gpu=rule_resources("default")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "python -m diffglat synthetic evaluate --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
