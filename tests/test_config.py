@@ -1,0 +1,76 @@
+"""A bad config fails before any work, with a message naming the key (and the file)."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from diffglat.config import ConfigError, deep_merge, load_config
+
+BASE = "config/config.yaml"
+
+
+def write(tmp_path, text):
+    path = tmp_path / "override.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "paper.yaml"])
+def test_shipped_configs_are_valid(repo, name):
+    files = [repo / BASE] + ([repo / "config" / name] if name != "config.yaml" else [])
+    config = load_config(files)
+    assert config["synthetic"]["model"]["encoder_layers"] >= 1
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("synthetic: {train: {max_stepz: 3}}", "synthetic.train.max_stepz", "unknown key"),
+    ("synthetic: {train: {lr: fast}}", "synthetic.train.lr", "not of type 'number'"),
+    ("synthetic: {data: {train: -5}}", "synthetic.data.train", "less than the minimum"),
+    ("compute: {device: tpu}", "compute.device", "is not one of"),
+    ("synthetic: {experiments: {x: {model: ar, pml_middle_layer: 2}}}", "synthetic.experiments.x.pml_middle_layer", "needs model: nat"),
+    ("synthetic: {experiments: {x: {model: nat, pml_middle_layer: 4}}}", "synthetic.experiments.x.pml_middle_layer", "below the last"),
+])
+def test_bad_values_name_the_key(repo, tmp_path, text, key, words):
+    override = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config([repo / BASE, override])
+    assert key in str(err.value) and words in str(err.value)
+
+
+def test_error_names_the_file(repo, tmp_path):
+    override = write(tmp_path, "synthetic: {data: {seed: -1}}")
+    with pytest.raises(ConfigError, match="override.yaml"):
+        load_config([repo / BASE, override])
+
+
+def test_missing_file_and_bad_yaml(repo, tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config([tmp_path / "absent.yaml"])
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config([repo / BASE, write(tmp_path, "a: [")])
+
+
+def test_deep_merge_overrides_leaves_only():
+    merged = deep_merge({"a": {"b": 1, "c": 2}, "d": 3}, {"a": {"c": 5}})
+    assert merged == {"a": {"b": 1, "c": 5}, "d": 3}
+
+
+def test_cli_fails_before_any_work(repo, tmp_path):
+    override = write(tmp_path, f"paths: {{data: {tmp_path}/data}}\nsynthetic: {{data: {{train: -5}}}}")
+    run = subprocess.run([sys.executable, "-m", "diffglat", "synthetic", "data", "--config", str(repo / BASE), override],
+                         capture_output=True, text=True, cwd=repo)
+    assert run.returncode == 2
+    assert "synthetic.data.train" in run.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def test_snakemake_fails_before_any_job(repo, tmp_path):
+    override = write(tmp_path, yaml.safe_dump({"paths": {"results": str(tmp_path / "results")},
+                                               "synthetic": {"model": {"heads": "four"}}}))
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", override],
+                         capture_output=True, text=True, cwd=repo)
+    assert run.returncode != 0
+    assert "synthetic.model.heads" in run.stdout + run.stderr
+    assert not (tmp_path / "results").exists()
