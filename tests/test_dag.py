@@ -1,0 +1,160 @@
+"""DAG loss, best alignment and decoding against brute-force enumeration of every path (float64)."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from diffglat.decoding import dag as decode
+from diffglat.losses.dag import (dag_best_alignment, dag_log_likelihood, dag_log_likelihood_reference,
+                                 dag_loss)
+
+NEG_INF = float("-inf")
+
+
+def masked_links(raw, graph_lengths):
+    """Log-softmax over j > i within each graph; -inf elsewhere (also on rows with no successor)."""
+    B, L, _ = raw.shape
+    i, j = torch.arange(L)[:, None], torch.arange(L)[None, :]
+    allowed = (j > i)[None] & (j[None] < graph_lengths[:, None, None])
+    logits = raw.masked_fill(~allowed, NEG_INF)
+    has_successor = allowed.any(-1, keepdim=True)
+    return torch.where(has_successor, torch.log_softmax(logits.masked_fill(~has_successor, 0.0), -1), NEG_INF)
+
+
+def masked_match(raw, target_lengths, graph_lengths):
+    B, T, L = raw.shape
+    valid = (torch.arange(T)[None, :, None] < target_lengths[:, None, None]) & (torch.arange(L)[None, None, :] < graph_lengths[:, None, None])
+    return raw.masked_fill(~valid, NEG_INF)
+
+
+def random_dag(B, T, L, target_lengths, graph_lengths, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    links = masked_links(torch.randn(B, L, L, generator=g, dtype=torch.float64), graph_lengths)
+    match = masked_match(-torch.rand(B, T, L, generator=g, dtype=torch.float64) * 3, target_lengths, graph_lengths)
+    return match, links
+
+
+def paths(T, L):
+    """Every vertex sequence 0 = a_0 < ... < a_{T-1} = L-1."""
+    if T == 1:
+        return [(0,)] if L == 1 else []
+    return [(0, *middle, L - 1) for middle in itertools.combinations(range(1, L - 1), T - 2)]
+
+
+def path_score(match_b, links_b, path):
+    score = sum(match_b[k, v] for k, v in enumerate(path))
+    return score + sum(links_b[a, b] for a, b in zip(path, path[1:]))
+
+
+CASES = [  # (target_lengths, graph_lengths) per sentence; T <= 4, L <= 7
+    ([4, 3, 2, 4], [7, 5, 6, 4]),
+    ([2, 4, 3, 1], [2, 7, 3, 1]),
+]
+
+
+@pytest.mark.parametrize("target_lengths, graph_lengths", CASES)
+def test_loss_equals_brute_force(target_lengths, graph_lengths):
+    tl, gl = torch.tensor(target_lengths), torch.tensor(graph_lengths)
+    match, links = random_dag(len(tl), 4, 7, tl, gl)
+    got = dag_log_likelihood(match, links, tl, gl)
+    reference = dag_log_likelihood_reference(match, links, tl, gl)
+    for b in range(len(tl)):
+        scores = [path_score(match[b], links[b], p) for p in paths(int(tl[b]), int(gl[b]))]
+        expected = torch.logsumexp(torch.stack(scores), 0)
+        assert abs(float(got[b]) - float(expected)) < 1e-9
+        assert abs(float(reference[b]) - float(expected)) < 1e-9
+
+
+def test_gradients_match_reference_and_gradcheck():
+    tl, gl = torch.tensor([4, 3, 2]), torch.tensor([7, 5, 6])
+    g = torch.Generator().manual_seed(3)
+    raw_links = torch.randn(3, 7, 7, generator=g, dtype=torch.float64, requires_grad=True)
+    raw_match = torch.randn(3, 4, 7, generator=g, dtype=torch.float64, requires_grad=True)
+
+    def objective(function):
+        return lambda rl, rm: function(masked_match(rm, tl, gl), masked_links(rl, gl), tl, gl)
+
+    assert torch.autograd.gradcheck(objective(dag_log_likelihood), (raw_links, raw_match))
+    weights = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64)
+    ours = torch.autograd.grad((objective(dag_log_likelihood)(raw_links, raw_match) * weights).sum(), (raw_links, raw_match))
+    theirs = torch.autograd.grad((objective(dag_log_likelihood_reference)(raw_links, raw_match) * weights).sum(), (raw_links, raw_match))
+    for a, b in zip(ours, theirs):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+def test_infeasible_graph_gives_inf_and_zero_loss_not_nan():
+    tl, gl = torch.tensor([4, 3]), torch.tensor([3, 5])  # 4 tokens cannot fit on 3 vertices
+    match, links = random_dag(2, 4, 5, tl, gl)
+    match.requires_grad_(True)
+    ll = dag_log_likelihood(match, links, tl, gl)
+    assert ll[0] == NEG_INF and torch.isfinite(ll[1])
+    loss, stats = dag_loss(match, links, tl, gl)
+    assert stats["infeasible"] == 1
+    assert torch.isclose(loss, -ll[1] / 3)
+    loss.backward()
+    assert torch.isfinite(match.grad).all()
+    assert (match.grad[0] == 0).all()
+
+
+@pytest.mark.parametrize("target_lengths, graph_lengths", CASES)
+def test_best_alignment_equals_brute_force(target_lengths, graph_lengths):
+    tl, gl = torch.tensor(target_lengths), torch.tensor(graph_lengths)
+    match, links = random_dag(len(tl), 4, 7, tl, gl, seed=1)
+    path = dag_best_alignment(match, links, tl, gl)
+    for b in range(len(tl)):
+        candidates = paths(int(tl[b]), int(gl[b]))
+        best = max(candidates, key=lambda p: float(path_score(match[b], links[b], p)))
+        assert path[b, : tl[b]].tolist() == list(best)
+        assert (path[b, tl[b]:] == -1).all()
+
+
+def all_paths(L):
+    """Every path from vertex 0 to L-1, of any length."""
+    if L == 1:
+        return [(0,)]
+    return [(0, *middle, L - 1) for m in range(L - 1) for middle in itertools.combinations(range(1, L - 1), m)]
+
+
+def random_graph(B, L, V, graph_lengths, seed):
+    g = torch.Generator().manual_seed(seed)
+    links = masked_links(torch.randn(B, L, L, generator=g, dtype=torch.float64) * 2, graph_lengths)
+    token_logprobs = torch.log_softmax(torch.randn(B, L, V, generator=g, dtype=torch.float64) * 2, -1)
+    return token_logprobs, links
+
+
+@pytest.mark.parametrize("joint", [False, True])
+@pytest.mark.parametrize("beta", [0.0, 1.0, 1.5])
+def test_viterbi_decoding_equals_brute_force(joint, beta):
+    gl = torch.tensor([7, 5, 1, 6])
+    token_logprobs, links = random_graph(4, 7, 5, gl, seed=int(beta * 10) + joint)
+    node = token_logprobs.max(-1).values if joint else torch.zeros(4, 7, dtype=torch.float64)
+    visited = decode.best_path_by_length(links, node, gl, beta)
+    for b in range(4):
+        def score(p):
+            return float(sum(node[b, v] for v in p) + sum(links[b, x, y] for x, y in zip(p, p[1:]))) / len(p) ** beta
+        best = max(all_paths(int(gl[b])), key=score)
+        got = [v for v in visited[b].tolist() if v >= 0]
+        assert math.isclose(score(tuple(got)), score(best), rel_tol=1e-12)
+
+
+def test_lookahead_on_a_hand_built_graph():
+    # 4 vertices; from 0 the link prefers vertex 1 (0.6 vs 0.4), but vertex 2's token is far more certain.
+    p = lambda x: math.log(x)
+    links = torch.full((1, 4, 4), NEG_INF)
+    links[0, 0, 1], links[0, 0, 2] = p(0.6), p(0.4)
+    links[0, 1, 3] = links[0, 2, 3] = 0.0
+    tokens = torch.full((1, 4, 6), p(0.01))
+    tokens[0, 0, 3] = tokens[0, 3, 4] = p(0.95)
+    tokens[0, 1, 5], tokens[0, 2, 1] = p(0.3), p(0.95)
+    gl = torch.tensor([4])
+    assert decode.greedy(tokens, links, gl, pad=0).tolist() == [[3, 5, 4]]
+    # lookahead: 0->1 scores log .6 + log .3 = -1.71; 0->2 scores log .4 + log .95 = -0.97
+    assert decode.lookahead(tokens, links, gl, pad=0, beta=1.0).tolist() == [[3, 1, 4]]
+    assert decode.lookahead(tokens, links, gl, pad=0, beta=0.0).tolist() == [[3, 5, 4]]
+
+
+def test_collapse_repeats():
+    tokens = torch.tensor([[5, 5, 6, 6, 6, 5, 0], [7, 8, 8, 0, 0, 0, 0]])
+    assert decode.collapse_repeats(tokens, pad=0).tolist() == [[5, 6, 5], [7, 8, 0]]
