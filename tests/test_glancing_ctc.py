@@ -64,7 +64,7 @@ def test_ctc_best_alignment_and_loss_equal_brute_force(target, S):
         return
     assert collapse(alignment, blank) == target
     assert scores[tuple(alignment)] == pytest.approx(max(scores.values()), abs=1e-12)
-    expected = -torch.logsumexp(torch.tensor(list(scores.values())), 0) / len(target)
+    expected = -torch.logsumexp(torch.tensor(list(scores.values()), dtype=torch.float64), 0) / len(target)
     assert float(ctc_loss(log_probs, torch.tensor([S]), targets, lengths, blank)) == pytest.approx(float(expected), abs=1e-9)
 
 
