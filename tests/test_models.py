@@ -1,9 +1,10 @@
 """Transformer AR and NAT behaviour that must hold whatever the weights."""
 
 import numpy as np
+import pytest
 import torch
 
-from diffglat.decoding import ar_greedy, nat_argmax
+from diffglat.decoding import ar_beam, ar_greedy, nat_argmax
 from diffglat.models.nat import uniform_copy_index
 
 from helpers import tiny_dataset, tiny_model
@@ -66,3 +67,36 @@ def test_greedy_is_consistent_with_teacher_forced_argmax():
         prev = torch.tensor([[d.bos] + tokens[:-1]])
         argmax = model(src[row : row + 1], prev).logits.argmax(-1)[0].tolist()
         assert argmax == tokens
+
+
+def test_cached_greedy_equals_uncached_and_beam_one_equals_greedy():
+    torch.manual_seed(2)
+    dataset, _, d = tiny_dataset(16)
+    model = tiny_model("ar", d).eval()
+    src = dataset.collate(np.arange(16))["src"]
+    cached = ar_greedy(model, src, max_len=9, bos=d.bos, eos=d.eos)
+    uncached = ar_greedy(model, src, max_len=9, bos=d.bos, eos=d.eos, use_cache=False)
+    assert torch.equal(cached, uncached)
+    beam_one, _ = ar_beam(model, src, max_len=9, bos=d.bos, eos=d.eos, beam=1)
+    assert torch.equal(beam_one[:, : cached.shape[1]], cached)
+
+
+@torch.no_grad()
+def sequence_logprob(model, src, tokens, bos):
+    prev = torch.cat([torch.tensor([[bos]]), tokens[None, :-1]], 1)
+    logprobs = torch.log_softmax(model(src[None], prev).logits[0], -1)
+    return float(logprobs.gather(1, tokens[:, None]).sum())
+
+
+def test_beam_finds_a_sequence_at_least_as_likely_as_greedy():
+    torch.manual_seed(3)
+    dataset, _, d = tiny_dataset(8)
+    model = tiny_model("ar", d).eval()
+    src = dataset.collate(np.arange(8))["src"]
+    greedy = ar_greedy(model, src, max_len=6, bos=d.bos, eos=d.eos)
+    beam, scores = ar_beam(model, src, max_len=6, bos=d.bos, eos=d.eos, beam=5, length_penalty=0.0)
+    for b in range(8):
+        trim = lambda row: row[: (row == d.eos).nonzero()[0, 0] + 1] if (row == d.eos).any() else row[row != d.pad]
+        g, k = trim(greedy[b]), trim(beam[b])
+        assert sequence_logprob(model, src[b], k, d.bos) == pytest.approx(float(scores[b]), abs=1e-4)
+        assert float(scores[b]) >= sequence_logprob(model, src[b], g, d.bos) - 1e-4

@@ -1,5 +1,6 @@
 """Generators: model + batch -> token ids (and scores)."""
 
-from .greedy import ar_greedy, nat_argmax
+from .autoregressive import ar_beam, ar_greedy
+from .nat import nat_argmax
 
-__all__ = ["ar_greedy", "nat_argmax"]
+__all__ = ["ar_beam", "ar_greedy", "nat_argmax"]

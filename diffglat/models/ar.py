@@ -20,6 +20,18 @@ class ARTransformer(TransformerSeq2Seq):
         last = self.decoder_states(x, pad, memory, memory_pad, causal=True)[-1]
         return DecoderOutput({len(self.decoder): self.project(last)}, pad)
 
+    def new_cache(self) -> list[dict]:
+        """Empty key/value cache for incremental decoding, one entry per decoder layer."""
+        return [{"self": {}, "cross": {}} for _ in self.decoder]
+
+    def decode_step(self, last_tokens, step: int, memory, memory_pad, cache: list[dict]) -> torch.Tensor:
+        """One incremental step: last_tokens [B, 1] at position `step` -> logits [B, V]; fills cache."""
+        B = last_tokens.shape[0]
+        x = self.add_positions(self.embed_tokens(last_tokens), offset=step)
+        no_pad = torch.zeros(B, step + 1, dtype=torch.bool, device=last_tokens.device)
+        last = self.decoder_states(x, no_pad, memory, memory_pad, causal=True, cache=cache)[-1]
+        return self.project(last[:, -1])
+
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...]) -> DecoderOutput:
         """Trainer entry point; the AR model always returns its last layer only."""
         if set(output_layers) - {len(self.decoder)}:

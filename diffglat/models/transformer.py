@@ -54,15 +54,24 @@ class Attention(nn.Module):
         self.v = nn.Linear(d_model, d_model)
         self.out = nn.Linear(d_model, d_model)
 
-    def forward(self, query, memory, memory_pad, causal: bool = False):
+    def forward(self, query, memory, memory_pad, causal: bool = False, cache: dict | None = None, static: bool = False):
         # query [B, T, D], memory [B, S, D], memory_pad [B, S] (True at padding) -> [B, T, D]
+        # cache (incremental decoding): keys/values computed so far. Self-attention appends this
+        # step's; cross-attention (static) computes the encoder's once and reuses them.
         B, T, D = query.shape
-        S = memory.shape[1]
-        split = lambda x, n: x.view(B, n, self.heads, D // self.heads).transpose(1, 2)  # [B, H, n, D/H]
-        q, k, v = split(self.q(query), T), split(self.k(memory), S), split(self.v(memory), S)
+        split = lambda x: x.view(B, -1, self.heads, D // self.heads).transpose(1, 2)  # [B, H, n, D/H]
+        q = split(self.q(query))
+        if cache is not None and static and "k" in cache:
+            k, v = cache["k"], cache["v"]
+        else:
+            k, v = split(self.k(memory)), split(self.v(memory))
+            if cache is not None and "k" in cache:
+                k, v = torch.cat([cache["k"], k], dim=2), torch.cat([cache["v"], v], dim=2)
+            if cache is not None:
+                cache["k"], cache["v"] = k, v
         allowed = ~memory_pad[:, None, None, :]  # [B, 1, 1, S]
         if causal:
-            allowed = allowed & torch.ones(T, S, dtype=torch.bool, device=query.device).tril()
+            allowed = allowed & torch.ones(T, k.shape[2], dtype=torch.bool, device=query.device).tril(k.shape[2] - T)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
         return self.out(out.transpose(1, 2).reshape(B, T, D))
 
@@ -97,9 +106,11 @@ class DecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
         self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x, pad, memory, memory_pad, causal: bool):
-        x = self.norm1(x + self.dropout(self.self_attn(x, x, pad, causal=causal)))
-        x = self.norm2(x + self.dropout(self.cross_attn(x, memory, memory_pad)))
+    def forward(self, x, pad, memory, memory_pad, causal: bool, cache: dict | None = None):
+        # cache: {"self": {...}, "cross": {...}} for incremental decoding; pad then covers all keys so far
+        self_cache, cross_cache = (cache["self"], cache["cross"]) if cache is not None else (None, None)
+        x = self.norm1(x + self.dropout(self.self_attn(x, x, pad, causal=causal, cache=self_cache)))
+        x = self.norm2(x + self.dropout(self.cross_attn(x, memory, memory_pad, cache=cross_cache, static=True)))
         return self.norm3(x + self.dropout(self.ffn(x)))
 
 
@@ -126,8 +137,8 @@ class TransformerSeq2Seq(nn.Module):
     def embed_tokens(self, tokens):  # [B, T] -> [B, T, D], scaled, without positions
         return self.embed(tokens) * math.sqrt(self.d_model)
 
-    def add_positions(self, x):  # [B, T, D] -> [B, T, D]
-        return self.dropout(x + self.positions(x.shape[1]))
+    def add_positions(self, x, offset: int = 0):  # [B, T, D] -> [B, T, D], positions offset..offset+T-1
+        return self.dropout(x + self.positions(offset + x.shape[1])[offset:])
 
     def encode(self, src):
         # src [B, S] (padded with self.pad) -> memory [B, S, D], memory_pad [B, S]
@@ -137,11 +148,11 @@ class TransformerSeq2Seq(nn.Module):
             x = layer(x, pad)
         return x, pad
 
-    def decoder_states(self, x, pad, memory, memory_pad, causal: bool) -> list[torch.Tensor]:
+    def decoder_states(self, x, pad, memory, memory_pad, causal: bool, cache: list | None = None) -> list[torch.Tensor]:
         # x [B, T, D] decoder input -> the output of every decoder layer, each [B, T, D]
         states = []
-        for layer in self.decoder:
-            x = layer(x, pad, memory, memory_pad, causal)
+        for i, layer in enumerate(self.decoder):
+            x = layer(x, pad, memory, memory_pad, causal, None if cache is None else cache[i])
             states.append(x)
         return states
 
