@@ -22,16 +22,27 @@ def uniform_copy_index(src_lengths: torch.Tensor, tgt_lengths: torch.Tensor, max
 
 
 class NATransformer(TransformerSeq2Seq):
-    def forward(self, src: torch.Tensor, tgt_lengths: torch.Tensor, output_layers: tuple[int, ...] | None = None) -> DecoderOutput:
-        # src [B, S] (tokens + EOS), tgt_lengths [B] -> logits [B, T, V] for each requested layer
-        memory, memory_pad = self.encode(src)
+    def decoder_input(self, src, memory_pad, tgt_lengths):
+        """Uniformly copied source embeddings [B, T, D] (no positions yet) and the target padding [B, T]."""
         max_tgt = int(tgt_lengths.max())
-        pad = torch.arange(max_tgt, device=src.device)[None, :] >= tgt_lengths[:, None]  # [B, T]
+        pad = torch.arange(max_tgt, device=src.device)[None, :] >= tgt_lengths[:, None]
         src_lengths = (~memory_pad).sum(1) - 1  # without EOS
-        copied = torch.gather(self.embed_tokens(src), 1,
-                              uniform_copy_index(src_lengths, tgt_lengths, max_tgt)[..., None].expand(-1, -1, self.d_model))
-        states = self.decoder_states(self.add_positions(copied), pad, memory, memory_pad, causal=False)
+        index = uniform_copy_index(src_lengths, tgt_lengths, max_tgt)
+        return torch.gather(self.embed_tokens(src), 1, index[..., None].expand(-1, -1, self.d_model)), pad
+
+    def forward(self, src: torch.Tensor, tgt_lengths: torch.Tensor, output_layers: tuple[int, ...] | None = None,
+                glance_mask: torch.Tensor | None = None, glance_tokens: torch.Tensor | None = None) -> DecoderOutput:
+        # src [B, S] (tokens + EOS), tgt_lengths [B] -> logits [B, T, V] for each requested layer.
+        # Glancing: where glance_mask [B, T] is set, the decoder reads the embedding of glance_tokens [B, T].
+        memory, memory_pad = self.encode(src)
+        x, pad = self.decoder_input(src, memory_pad, tgt_lengths)
+        if glance_mask is not None:
+            x = torch.where(glance_mask[..., None], self.embed_tokens(glance_tokens), x)
+        states = self.decoder_states(self.add_positions(x), pad, memory, memory_pad, causal=False)
         layers = output_layers or (len(self.decoder),)
+        return self.outputs(states, pad, layers)
+
+    def outputs(self, states: list[torch.Tensor], pad: torch.Tensor, layers: tuple[int, ...]) -> DecoderOutput:
         return DecoderOutput({layer: self.project(states[layer - 1]) for layer in layers}, pad)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...]) -> DecoderOutput:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -10,7 +10,8 @@ import torch
 @dataclass
 class DecoderOutput:
     layer_logits: dict[int, torch.Tensor]  # decoder layer (1-based) -> logits [B, T, V]
-    target_pad: torch.Tensor  # [B, T], True at padding positions
+    target_pad: torch.Tensor  # [B, T], True at padding positions (for DAT: padded vertices)
+    layer_links: dict[int, torch.Tensor] = field(default_factory=dict)  # DAT: layer -> links [B, L, L]
 
     @property
     def logits(self) -> torch.Tensor:

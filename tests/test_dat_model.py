@@ -1,0 +1,43 @@
+"""DA-Transformer links: a proper distribution over later vertices, float32, padding respected."""
+
+import numpy as np
+import torch
+
+from diffglat.models.dat import DATransformer
+
+from helpers import TINY_MODEL, tiny_dataset
+
+
+def tiny_dat(dictionary, upsample=3):
+    return DATransformer(upsample=upsample, vocab_size=len(dictionary), pad=dictionary.pad, **TINY_MODEL)
+
+
+def test_links_are_distributions_over_later_unpadded_vertices():
+    torch.manual_seed(0)
+    dataset, _, d = tiny_dataset(3)
+    model = tiny_dat(d).eval()
+    src = dataset.collate(np.arange(3))["src"]
+    src[1, 4:] = d.pad  # a shorter source: a shorter graph
+    lengths = model.graph_lengths(src)
+    assert lengths.tolist() == [21, 12, 21]
+    output = model(src, lengths, output_layers=(1, 2))
+    assert set(output.layer_links) == {1, 2}
+    links = output.layer_links[2]
+    assert links.shape == (3, 21, 21) and links.dtype == torch.float32
+    i, j = torch.meshgrid(torch.arange(21), torch.arange(21), indexing="ij")
+    assert torch.isinf(links[:, j <= i]).all()
+    for b, L in enumerate(lengths.tolist()):
+        rows = links[b, : L - 1, :L].exp().sum(-1)
+        assert torch.allclose(rows, torch.ones(L - 1), atol=1e-5)
+        assert torch.isinf(links[b, :, L:]).all() and torch.isinf(links[b, L - 1]).all()
+
+
+def test_links_stay_float32_under_autocast():
+    torch.manual_seed(0)
+    dataset, _, d = tiny_dataset(2)
+    model = tiny_dat(d).eval()
+    src = dataset.collate(np.arange(2))["src"]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        output = model(src, model.graph_lengths(src))
+    assert output.logits.dtype == torch.bfloat16
+    assert next(iter(output.layer_links.values())).dtype == torch.float32
