@@ -159,3 +159,30 @@ def dag_best_alignment(match, links, target_lengths, graph_lengths) -> torch.Ten
         path[:, k] = torch.where(active, vertex, path[:, k])
         vertex = torch.where(active, back[k, rows, vertex], vertex)
     return path
+
+
+class DagCriterion:
+    """(DecoderOutput with links, batch) -> DAG loss of one decoder layer, per the loss contract.
+
+    The target carries BOS and EOS (BOS is emitted at vertex 0, EOS at the last vertex); the loss
+    is -log P(y) / |y| averaged over sentences, without label smoothing (Huang et al. 2022).
+    """
+
+    def __init__(self, layer: int, pad: int, bos: int):
+        self.layer, self.pad, self.bos = layer, pad, bos
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return (self.layer,)
+
+    def __call__(self, output, batch: dict) -> tuple[torch.Tensor, dict]:
+        tgt_eos = batch["tgt_eos"]
+        target = torch.cat([torch.full_like(tgt_eos[:, :1], self.bos), tgt_eos], dim=1)  # [B, T]: BOS y EOS
+        logits, links = output.layer_logits[self.layer], output.layer_links[self.layer]  # [B, L, V], [B, L, L]
+        L = logits.shape[1]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        match = logprobs.gather(-1, target[:, None, :].expand(-1, L, -1)).transpose(1, 2)  # [B, T, L]
+        match = match.masked_fill(target.eq(self.pad)[:, :, None] | output.target_pad[:, None, :], NEG_INF)
+        loss, stats = dag_loss(match, links, target.ne(self.pad).sum(1), (~output.target_pad).sum(1))
+        stats["loss"] = float(loss.detach())
+        return loss, stats

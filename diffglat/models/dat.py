@@ -51,7 +51,9 @@ class DagLinks(nn.Module):
             allowed = (later[None] & ~pad[:, None, :])[:, None]  # [B, 1, L, L]
             per_head = masked_log_softmax(scores, allowed)
             gate = torch.log_softmax(self.gate(features), -1).transpose(1, 2)[..., None]  # [B, H, L, 1]
-            return torch.logsumexp(gate + per_head, dim=1)
+            # Mix on finite stand-ins, then mask: a logsumexp over all -inf has NaN gradients.
+            mixed = torch.logsumexp(gate + per_head.masked_fill(~allowed, 0.0), dim=1)
+            return mixed.masked_fill(~allowed[:, 0], NEG_INF)
 
 
 class DATransformer(NATransformer):
