@@ -1,0 +1,1 @@
+"""Corpora, dictionaries, synthetic generators and token batching (imports nothing else of diffglat)."""

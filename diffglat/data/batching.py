@@ -1,0 +1,65 @@
+"""Token-count batching with length bucketing (fairseq style), deterministic for a seed, shardable
+across data-parallel ranks; and the length filters that decide which training pairs are batched."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def token_batches(lengths: np.ndarray, max_tokens: int, seed: int, epoch: int, shuffle: bool = True,
+                  rank: int = 0, world_size: int = 1) -> list[np.ndarray]:
+    """Split example indices into batches whose padded size (count x longest) fits max_tokens.
+
+    Examples are sorted by length (ties in a seeded random order) so a batch holds similar
+    lengths; the batch order is then shuffled with (seed, epoch). Every example appears exactly
+    once per epoch; an example longer than max_tokens forms a batch of its own.
+    Data-parallel rank r of world_size gets batches r, r + world_size, ...: every rank computes the
+    same batches from (seed, epoch), so the shards are disjoint and together cover every example
+    (a rank may get one batch fewer than another).
+    """
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank must lie in 0..{world_size - 1}, got {rank}")
+    lengths = np.asarray(lengths)
+    rng = np.random.default_rng([seed, epoch])
+    tie_break = rng.permutation(len(lengths)) if shuffle else np.arange(len(lengths))
+    order = tie_break[np.argsort(lengths[tie_break], kind="stable")]
+    batches, start, longest = [], 0, 0
+    for end, index in enumerate(order):
+        longest_with = max(longest, int(lengths[index]))
+        if end > start and longest_with * (end - start + 1) > max_tokens:
+            batches.append(order[start:end])
+            start, longest_with = end, int(lengths[index])
+        longest = longest_with
+    if start < len(order):
+        batches.append(order[start:])
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    return batches[rank::world_size]
+
+
+def length_filter(src_lengths: np.ndarray, tgt_lengths: np.ndarray, max_length: int, max_ratio: float,
+                  dat_upsample: int) -> tuple[np.ndarray, dict[str, int]]:
+    """Which pairs (token counts without BOS/EOS, [n] each) training keeps: (mask [n], counts).
+
+    too_long:      either side has more than max_length tokens;
+    bad_ratio:     the longer side has more than max_ratio times the tokens of the shorter;
+    dat_too_short: a DA-Transformer graph cannot hold the target: with BOS/EOS counted, the target
+                   is longer than half the decoder length dat_upsample x source (Huang et al. 2022).
+    Each count is what its rule alone removes (a pair may fail several); kept passes all three.
+    """
+    src, tgt = np.asarray(src_lengths), np.asarray(tgt_lengths)
+    failed = {
+        "too_long": np.maximum(src, tgt) > max_length,
+        "bad_ratio": np.maximum(src, tgt) > max_ratio * np.maximum(np.minimum(src, tgt), 1),
+        "dat_too_short": 2 * (tgt + 2) > dat_upsample * (src + 2),
+    }
+    keep = ~np.logical_or.reduce(list(failed.values()))
+    return keep, {**{name: int(mask.sum()) for name, mask in failed.items()}, "kept": int(keep.sum())}
+
+
+def pad_batch(rows: list[np.ndarray], pad: int) -> np.ndarray:
+    """Right-pad integer sequences into a [B, max_len] array."""
+    out = np.full((len(rows), max(len(r) for r in rows)), pad, dtype=np.int64)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = row
+    return out

@@ -1,0 +1,211 @@
+"""`diffglat prepare`: one benchmark from raw corpora to binarised token arrays and stats.json.
+
+Stages, each reading the files the previous one wrote, so every step can be inspected:
+
+  text      raw pairs -> normalised, tokenised pairs (text.py)     <split>.tok.<lang>
+            valid and test sets also keep their raw text            <split>.<lang>  (for sacreBLEU, COMET)
+            pairs with an empty side are dropped; so is every train pair sharing a normalised
+            sentence with a valid or test set: no test sentence leaks into training
+  bpe       joint BPE learned on train.tok.* (bpe.py)               spm.model, dict.txt
+  binarise  ids of every split and side (indexed.py)                <split>.<lang>.{tokens,offsets}.npy
+  stats     pairs, tokens, lengths, filter counts, overlap          stats.json, written last
+
+The folder is built as a hidden sibling and renamed into place once complete: an interrupted run
+leaves the previous complete result or nothing, never a mixture a later step could trust.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import time
+from contextlib import ExitStack
+from importlib import metadata
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+
+from .batching import length_filter
+from .benchmarks import Benchmark
+from .bpe import BPE, learn_bpe
+from .corpus import read_lines, read_parallel
+from .indexed import DONE_MARKER, save_tokens
+from .text import normalise, tokenise
+from ..io import atomic_write_json
+
+CHUNK = 10_000  # sentence pairs per unit of work (one task for a worker process)
+TOOLS = ("sentencepiece", "sacremoses", "jieba")
+
+
+def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: int, dat_upsample: int,
+                      threads: int = 1, record: dict | None = None) -> dict:
+    """Prepare `benchmark` into folder `out`; returns the stats (also in out/stats.json).
+
+    record: extra fields stored in stats.json (config hash, provenance).
+    """
+    start = time.perf_counter()
+    out = Path(out)
+    for stale in [*out.parent.glob(f".{out.name}.tmp-*"), *out.parent.glob(f".{out.name}.old-*")]:
+        shutil.rmtree(stale)  # left by a killed run
+    work = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    work.mkdir(parents=True)
+    try:
+        splits, overlap = text_stage(benchmark, work, threads)
+        try:
+            learn_bpe([work / f"train.tok.{lang}" for lang in (benchmark.source, benchmark.target)],
+                      work / "spm.model", benchmark.vocab_size, (benchmark.source, benchmark.target),
+                      bpe_sample, seed, threads)
+        except RuntimeError as err:  # SentencePiece's own message, e.g. "Vocabulary size too high"
+            raise ValueError(f"benchmarks.{benchmark.name}.vocab_size: {err}") from None
+        bpe = BPE(work / "spm.model")
+        bpe.dictionary.save(work / "dict.txt")
+        lengths = {split: {lang: binarise(bpe, work, split, lang, threads)
+                           for lang in (benchmark.source, benchmark.target)} for split in splits}
+        stats = statistics(benchmark, splits, lengths, overlap, len(bpe.dictionary), dat_upsample)
+        stats.update(seconds=round(time.perf_counter() - start, 1), **(record or {}))
+        atomic_write_json(work / DONE_MARKER, stats)
+        replace_dir(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return stats
+
+
+def replace_dir(new: Path, out: Path) -> None:
+    """Move the complete folder `new` to `out`, replacing what was there."""
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    if out.exists():
+        out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ---- text ------------------------------------------------------------------------------------
+def text_chunk(task: tuple[str, str, list[tuple[str, str]]]) -> list[tuple[str, ...]]:
+    """(source lang, target lang, raw pairs) -> per pair: raw, normalised and tokenised source and target.
+
+    Tokenised sides are "" when a normalised side is empty (the pair is dropped).
+    """
+    source_lang, target_lang, pairs = task
+    records = []
+    for raw_source, raw_target in pairs:
+        source, target = normalise(raw_source, source_lang), normalise(raw_target, target_lang)
+        tokens = (tokenise(source, source_lang), tokenise(target, target_lang)) if source and target else ("", "")
+        records.append((raw_source.strip(), raw_target.strip(), source, target, *tokens))
+    return records
+
+
+def chunks(files: list[tuple[Path, Path]]):
+    """The raw pairs of a split's files, CHUNK at a time."""
+    pairs = (pair for source, target in files for pair in read_parallel(source, target))
+    while chunk := list(islice(pairs, CHUNK)):
+        yield chunk
+
+
+class Serial:
+    """multiprocessing.Pool's imap and context manager, in this process (threads = 1)."""
+
+    imap = staticmethod(map)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def text_split(pool, benchmark: Benchmark, split: str, work: Path, banned: tuple[set, set] | None = None):
+    """Normalise and tokenise one split into work/ -> (counts, normalised sentences per side).
+
+    A held-out split (banned None) returns every sentence it kept. Train drops each pair with a
+    sentence in `banned` (source set, target set) and returns the banned sentences it held.
+    """
+    langs = (benchmark.source, benchmark.target)
+    names = [f"{split}.tok.{lang}" for lang in langs]
+    if banned is None:  # held-out sets also keep their raw text, for scoring
+        names += [f"{split}.{lang}" for lang in langs]
+    counts = {"pairs_read": 0, "dropped_empty": 0, "dropped_overlap": 0, "pairs": 0}
+    sentences = ([], []) if banned is None else (set(), set())
+    with ExitStack() as stack:
+        outs = [stack.enter_context((work / name).open("w", encoding="utf-8")) for name in names]
+        for records in pool.imap(text_chunk, ((*langs, chunk) for chunk in chunks(benchmark.corpora[split]))):
+            for record in records:
+                counts["pairs_read"] += 1
+                raw, normalised, tokenised = record[0:2], record[2:4], record[4:6]
+                if not tokenised[0]:
+                    counts["dropped_empty"] += 1
+                    continue
+                if banned is not None:
+                    leaked = [side for side in (0, 1) if normalised[side] in banned[side]]
+                    for side in leaked:
+                        sentences[side].add(normalised[side])
+                    if leaked:
+                        counts["dropped_overlap"] += 1
+                        continue
+                else:
+                    sentences[0].append(normalised[0])
+                    sentences[1].append(normalised[1])
+                counts["pairs"] += 1
+                for out, line in zip(outs, tokenised + raw):
+                    out.write(line + "\n")
+    return counts, sentences
+
+
+def text_stage(benchmark: Benchmark, work: Path, threads: int) -> tuple[dict, dict]:
+    """All splits, held-out ones first -> (counts per split, per held-out split and language the
+    number of its pairs whose sentence also occurred in the raw train corpus)."""
+    held_out = [split for split in benchmark.corpora if split != "train"]
+    counts, kept = {}, {}
+    with multiprocessing.get_context("fork").Pool(threads) if threads > 1 else Serial() as pool:
+        for split in held_out:
+            counts[split], kept[split] = text_split(pool, benchmark, split, work)
+        banned = tuple(set().union(*(kept[split][side] for split in held_out)) for side in (0, 1))
+        counts["train"], leaked = text_split(pool, benchmark, "train", work, banned)
+    overlap = {split: {lang: sum(s in leaked[side] for s in kept[split][side])
+                       for side, lang in enumerate((benchmark.source, benchmark.target))} for split in held_out}
+    return {split: counts[split] for split in benchmark.corpora}, overlap
+
+
+# ---- binarise --------------------------------------------------------------------------------
+def binarise(bpe: BPE, work: Path, split: str, lang: str, threads: int) -> np.ndarray:
+    """work/<split>.tok.<lang> -> <split>.<lang>.{tokens,offsets}.npy; returns the lengths [n]."""
+    lines = read_lines(work / f"{split}.tok.{lang}")
+    encoded = [bpe.encode(chunk, threads) for chunk in iter(lambda: list(islice(lines, 10 * CHUNK)), [])]
+    encoded = encoded or [bpe.encode([])]
+    lengths = np.concatenate([counts for _, counts in encoded])
+    save_tokens(work, f"{split}.{lang}", np.concatenate([ids for ids, _ in encoded]), lengths)
+    return lengths
+
+
+# ---- statistics ------------------------------------------------------------------------------
+def length_summary(lengths: np.ndarray) -> dict:
+    if not len(lengths):
+        return {}
+    p50, p90, p99 = np.percentile(lengths, [50, 90, 99])
+    return {"mean": round(float(lengths.mean()), 2), "p50": round(float(p50), 1), "p90": round(float(p90), 1),
+            "p99": round(float(p99), 1), "max": int(lengths.max())}
+
+
+def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict, vocab: int, dat_upsample: int) -> dict:
+    """stats.json: lengths are in BPE tokens without BOS/EOS."""
+    src, tgt = benchmark.source, benchmark.target
+    splits = {}
+    for split, c in counts.items():
+        splits[split] = {"files": [[str(s), str(t)] for s, t in benchmark.corpora[split]], **c,
+                         "tokens": {lang: int(lengths[split][lang].sum()) for lang in (src, tgt)},
+                         "length": {lang: length_summary(lengths[split][lang]) for lang in (src, tgt)}}
+    _, filtered = length_filter(lengths["train"][src], lengths["train"][tgt], benchmark.max_length,
+                                benchmark.max_ratio, dat_upsample)
+    return {
+        "benchmark": benchmark.name, "source": src, "target": tgt, "test_sets": benchmark.test_sets,
+        "vocabulary": {"size": vocab, "bpe_requested": benchmark.vocab_size, "kind": "joint SentencePiece BPE"},
+        "splits": splits,
+        # What training's length filter removes from train (the binarised files keep every pair).
+        "train_filter": {"max_length": benchmark.max_length, "max_ratio": benchmark.max_ratio,
+                         "dat_upsample": dat_upsample, **filtered},
+        # Held-out pairs whose sentence also occurred in the train corpus; those train pairs were dropped.
+        "train_overlap": overlap,
+        "tools": {name: metadata.version(name) for name in TOOLS},
+    }
