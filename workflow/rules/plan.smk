@@ -1,0 +1,27 @@
+# The cost plan (`diffglat plan`): training runs, device-hours and tokens per paper item, for this
+# run's config and for paper scale (config/paper.yaml), so the report says what each one costs.
+
+PAPER_SCALE_CONFIGS = ["config/config.yaml", "config/paper.yaml"]
+
+
+rule plan:
+    input:
+        paper=PAPER_SCALE_CONFIGS,
+    output:
+        run=f"{RESULTS}/plan/run.json",
+        paper=f"{RESULTS}/plan/paper.json",
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=section_hash(config),
+    log:
+        f"{RESULTS}/logs/plan.log",
+    threads: rule_resources("default")["threads"]
+    resources:
+        mem_mb=rule_resources("default")["mem_mb"],
+        runtime=rule_resources("default")["runtime"],
+        gpu=rule_resources("default")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "(python -m diffglat plan --config {params.config} --json {output.run}"
+        " && python -m diffglat plan --config {input.paper} --json {output.paper}) > {log} 2>&1"
