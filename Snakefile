@@ -29,10 +29,13 @@ shell.prefix(f"export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/plan.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     input:
         rules.report.output,
+        expand(rules.prepare.output.stats, benchmark=PREPARED_BENCHMARKS),
     default_target: True

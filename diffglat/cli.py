@@ -15,16 +15,24 @@ import numpy as np
 
 from .config import ConfigError, load_config, section_hash
 from .data import synthetic as syn
+from .data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark
+from .data.prepare import prepare_benchmark
 from .decoding import ar_greedy, nat_argmax
 from .io import atomic_write_json, atomic_write_text
 from .losses import LayerwiseCrossEntropy
-from .metrics.synthetic import closest_target_scores
+from .metrics.synthetic import closest_target_scores, reference_token_accuracy
 from .models import build_model
 from .provenance import provenance
-from .training import Trainer, TrainSettings, load_checkpoint, save_atomic, select_device, seed_everything
+from .training import (Preempted, Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device,
+                       seed_everything)
+from .training.plan import cost_plan, format_plan
 from .training.trainer import RESUMABLE_CHANGES
 
 EVAL_BATCH_SIZE = 250
+# Exit status of a training run stopped by SIGTERM/SIGUSR1 after writing its checkpoint
+# (sysexits' EX_TEMPFAIL: try again). Snakemake counts it as a failure, so a retry or a SLURM
+# requeue runs the same command, which resumes.
+EXIT_PREEMPTED = 75
 
 
 # ---- paths: one place that says where each step reads and writes ---------------------------------
@@ -88,61 +96,115 @@ def synthetic_train(config: dict, experiment: str) -> None:
     dataset = syn.SyntheticDataset(syn.read_split(synthetic_data_dir(config) / "train.tsv", data_cfg["max_number"]),
                                    dictionary, data_cfg["max_number"])
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
+    rank, _, processes = distributed.world()
     seed_everything(settings.seed)
     model = build_model(exp["model"], model_cfg, len(dictionary), dictionary.pad)
     loss = synthetic_loss(exp, model_cfg["decoder_layers"], settings.label_smoothing, dictionary.pad)
     shaping = {k: v for k, v in vars(settings).items() if k not in RESUMABLE_CHANGES}
-    fingerprint = section_hash({"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping}})
+    fingerprint = section_hash({"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping},
+                                "processes": processes})
     out = synthetic_result_dir(config, experiment)
-    trainer = Trainer(model, loss, dataset, settings, out, device, fingerprint)
-    last_stats = trainer.train()
+    distributed.join(device)
+    try:
+        trainer = Trainer(model, loss, dataset, settings, out, device, fingerprint)
+        last_stats = trainer.train()
+    finally:
+        distributed.leave()
+    if rank != 0:
+        return
     save_atomic({
         "kind": exp["model"], "model_config": model_cfg, "vocab_size": len(dictionary),
         "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
         "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
-                     "device": device.type},
+                     "device": device.type, "processes": processes},
     }, out / "model.pt")
     print(f"trained {experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s, last loss {last_stats.get('loss', float('nan')):.4f}")
+
+
+def decode_synthetic(model, kind: str, dataset: syn.SyntheticDataset, layers: tuple[int, ...], seq_len: int,
+                     device) -> dict[int, list[list[int]]]:
+    """Output numbers per decoder layer for every pair of the dataset (AR: last layer only)."""
+    d = dataset.dictionary
+    hypotheses: dict[int, list[list[int]]] = {layer: [] for layer in layers}
+    for begin in range(0, len(dataset), EVAL_BATCH_SIZE):
+        indices = np.arange(begin, min(begin + EVAL_BATCH_SIZE, len(dataset)))
+        batch = {k: v.to(device) for k, v in dataset.collate(indices).items()}
+        if kind == "ar":
+            tokens = {layers[-1]: ar_greedy(model, batch["src"], seq_len + 1, d.bos, d.eos)}
+        else:
+            tokens = nat_argmax(model, batch["src"], batch["tgt_lengths"], layers)
+        for layer, ids in tokens.items():
+            hypotheses[layer] += [syn.hypothesis_numbers(row, d) for row in ids.cpu().tolist()]
+    return hypotheses
 
 
 def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
     exp = experiment_config(config, experiment)
     data_cfg = config["synthetic"]["data"]
+    max_number = data_cfg["max_number"]
     out = synthetic_result_dir(config, experiment)
     checkpoint = load_checkpoint(out / "model.pt")
-    dictionary = syn.dictionary(data_cfg["max_number"])
+    dictionary = syn.dictionary(max_number)
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
     model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], dictionary.pad)
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device).eval()
-    split = syn.read_split(synthetic_data_dir(config) / f"{split_name}.tsv", data_cfg["max_number"])
-    dataset = syn.SyntheticDataset(split, dictionary, data_cfg["max_number"])
     final_layer = checkpoint["model_config"]["decoder_layers"]
     layers = (final_layer,) if checkpoint["kind"] == "ar" else tuple(range(1, final_layer + 1))
-    hypotheses: dict[int, list[list[int]]] = {layer: [] for layer in layers}
+    decode = lambda split: decode_synthetic(model, checkpoint["kind"], syn.SyntheticDataset(split, dictionary, max_number),
+                                            layers, data_cfg["seq_len"], device)
+
+    split = syn.read_split(synthetic_data_dir(config) / f"{split_name}.tsv", max_number)
     start = time.perf_counter()
-    for begin in range(0, len(dataset), EVAL_BATCH_SIZE):
-        batch = {k: v.to(device) for k, v in dataset.collate(np.arange(begin, min(begin + EVAL_BATCH_SIZE, len(dataset)))).items()}
-        if checkpoint["kind"] == "ar":
-            tokens = {final_layer: ar_greedy(model, batch["src"], data_cfg["seq_len"] + 1, dictionary.bos, dictionary.eos)}
-        else:
-            tokens = nat_argmax(model, batch["src"], batch["tgt_lengths"], layers)
-        for layer, ids in tokens.items():
-            hypotheses[layer] += [syn.hypothesis_numbers(row, dictionary) for row in ids.cpu().tolist()]
+    hypotheses = decode(split)
     seconds = time.perf_counter() - start
-    scores = {layer: closest_target_scores(hyps, split.source, data_cfg["max_number"]) for layer, hyps in hypotheses.items()}
+    scores = {layer: closest_target_scores(hyps, split.source, max_number) for layer, hyps in hypotheses.items()}
+
+    # Memorisation probe: how often the NAR reproduces the modality each *training* source was given.
+    train = syn.read_split(synthetic_data_dir(config) / "train.tsv", max_number)
+    probe = syn.SyntheticSplit(train.source[: len(split)], train.modality[: len(split)], train.target[: len(split)])
+    merged = syn.apply_modality(probe.source, syn.MERGED_MODALITY[probe.modality], max_number)
+    train_probe = {}
+    for layer, hyps in decode(probe).items():
+        reference = merged if layer == exp.get("pml_middle_layer") else probe.target
+        train_probe[str(layer)] = {**closest_target_scores(hyps, probe.source, max_number),
+                                   "own_reference_token_accuracy": reference_token_accuracy(hyps, reference)}
+
     atomic_write_text(out / f"{split_name}.hyp", "".join(" ".join(map(str, h)) + "\n" for h in hypotheses[final_layer]))
     atomic_write_json(out / f"{split_name}.scores.json", {
         "study": "synthetic", "experiment": experiment, "model": checkpoint["kind"], "split": split_name,
         "pml_middle_layer": exp.get("pml_middle_layer"), "final_layer": final_layer,
         "layers": {str(layer): s for layer, s in scores.items()},
+        "train_probe": train_probe,
         "training": checkpoint["training"], "decode_seconds": seconds,
         "config": {"name": config["name"], "scale": config["scale"], "hash": section_hash(config["synthetic"])},
         "provenance": provenance(device.type),
     })
     final = scores[final_layer]
     print(f"{experiment} {split_name}: token acc {final['token_accuracy']:.1f}, seq acc {final['sequence_accuracy']:.1f}")
+
+
+# ---- machine-translation data ------------------------------------------------------------------
+def prepare(config: dict, benchmark: str, threads: int) -> None:
+    """Every file is found (else a ConfigError naming its key) before any work starts."""
+    resolved = resolve_benchmark(config, benchmark)
+    settings = config["prepare"]
+    record = {"config_hash": section_hash(preparation_inputs(config, benchmark)), "provenance": provenance()}
+    out = prepared_dir(config, benchmark)
+    stats = prepare_benchmark(resolved, out, settings["seed"], settings["bpe_sample"], settings["dat_upsample"],
+                              threads, record)
+    pairs = ", ".join(f"{split} {s['pairs']:,}" for split, s in stats["splits"].items())
+    print(f"prepared {benchmark} in {stats['seconds']:.0f}s: {pairs} pairs, "
+          f"vocabulary {stats['vocabulary']['size']:,} -> {out}")
+
+
+# ---- cost plan ------------------------------------------------------------------------------
+def plan(config: dict, json_path: str | None) -> None:
+    result = cost_plan(config)
+    print(format_plan(result))
+    if json_path:
+        atomic_write_json(json_path, {**result, "config_hash": section_hash(config), "provenance": provenance()})
 
 
 # ---- entry point ----------------------------------------------------------------------------
@@ -163,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "evaluate":
             step.add_argument("--split", default="test", choices=("valid", "test"))
 
+    prepare_parser = commands.add_parser("prepare", parents=[config_args],
+                                         help="normalise, BPE and binarise one translation benchmark")
+    prepare_parser.add_argument("--benchmark", required=True, help="a key of benchmarks")
+    prepare_parser.add_argument("--threads", type=int, default=1, help="worker processes and BPE threads")
+
+    plan_parser = commands.add_parser("plan", parents=[config_args],
+                                      help="training runs, device-hours and tokens the config implies, per paper item")
+    plan_parser.add_argument("--json", metavar="FILE", help="also write the plan to this JSON file (the report reads it)")
+
     report = commands.add_parser("report", parents=[config_args], help="tables, figures and the PDF from result files")
     report.add_argument("--no-pdf", action="store_true", help="write tables and figures but skip LaTeX")
     return parser
@@ -179,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                 synthetic_train(config, args.experiment)
             else:
                 synthetic_evaluate(config, args.experiment, args.split)
+        elif args.command == "prepare":
+            prepare(config, args.benchmark, args.threads)
+        elif args.command == "plan":
+            plan(config, args.json)
         elif args.command == "report":
             from .report import build_report
 
@@ -186,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as err:
         print(f"diffglat: error: {err}", file=sys.stderr)
         return 2
+    except Preempted as err:
+        print(f"diffglat: {err}", file=sys.stderr)
+        return EXIT_PREEMPTED
     return 0
 
 

@@ -114,7 +114,14 @@ def _semantic_errors(config: dict) -> list[tuple[str, str]]:
     decoder_layers = synthetic["model"]["decoder_layers"]
     if synthetic["model"]["d_model"] % synthetic["model"]["heads"]:
         errors.append(("synthetic.model.heads", "must divide synthetic.model.d_model"))
+    gpus = config["resources"]["synthetic_train"]["gpu"]
     for name, experiment in synthetic["experiments"].items():
+        overridden = "update_freq" in experiment.get("train", {})
+        update_freq = (experiment["train"] if overridden else synthetic["train"])["update_freq"]
+        if gpus > 1 and update_freq % gpus:
+            key = f"synthetic.experiments.{name}.train.update_freq" if overridden else "synthetic.train.update_freq"
+            errors.append((key, f"must be a multiple of resources.synthetic_train.gpu ({gpus}): each GPU's process "
+                                f"accumulates update_freq / gpu batches per update"))
         layer = experiment.get("pml_middle_layer")
         if layer is None:
             continue

@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-LIBRARIES = ("torch", "numpy", "snakemake", "sacrebleu", "matplotlib")
+LIBRARIES = ("torch", "numpy", "snakemake", "sacrebleu", "sentencepiece", "sacremoses", "jieba", "matplotlib")
 
 
 def git_commit() -> str:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytestmark = pytest.mark.pipeline
@@ -22,6 +23,7 @@ def workflow_copy(repo: Path, tmp_path: Path) -> Path:
     shutil.copytree(repo / "workflow", work / "workflow")
     shutil.copytree(repo / "config", work / "config")
     (work / "diffglat").symlink_to(repo / "diffglat")
+    (tmp_path / "shared").symlink_to(repo.parent / "shared")  # the offline corpora, as beside a checkout
     return work
 
 
@@ -67,19 +69,33 @@ def test_smoke_pipeline_produces_report(repo, tmp_path):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def training_process(snakemake_process, experiment):
+    for child in psutil.Process(snakemake_process.pid).children(recursive=True):
+        try:
+            command = child.cmdline()
+        except psutil.NoSuchProcess:
+            continue
+        if "train" in command and command[-1] == experiment and "diffglat" in command:
+            return child
+    return None
+
+
 def test_sigkill_during_training_then_rerun_resumes(repo, tmp_path):
+    """The training process dies by SIGKILL (e.g. the OOM killer); the same command resumes it."""
     work = workflow_copy(repo, tmp_path)
-    (work / "config" / "long.yaml").write_text(
-        "synthetic:\n  train: {max_steps: 400, checkpoint_every: 20}\n  experiments: {nar: {model: nat}}\n")
+    (work / "config" / "long.yaml").write_text("synthetic:\n  train: {max_steps: 400, checkpoint_every: 20}\n")
     args = ("--configfile", "config/smoke.yaml", "config/long.yaml")
     results = work / "results" / "smoke" / "synthetic" / "nar"
     process = snakemake(work, *args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 240
-    while not (results / "checkpoints" / "last.pt").is_file() and time.time() < deadline and process.poll() is None:
-        time.sleep(0.2)
-    assert process.poll() is None, "training finished before it could be killed"
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    deadline, victim = time.time() + 240, None
+    while time.time() < deadline and process.poll() is None:
+        victim = training_process(process, "nar")
+        if victim is not None and (results / "checkpoints" / "last.pt").is_file():
+            break
+        time.sleep(0.1)
+    assert victim is not None and process.poll() is None, "training finished before it could be killed"
+    victim.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=300) != 0
     assert not (results / "model.pt").exists()
 
     run = snakemake(work, *args)

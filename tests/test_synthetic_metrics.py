@@ -43,3 +43,12 @@ def test_wrong_length():
 def test_count_mismatch_rejected():
     with pytest.raises(ValueError):
         closest_target_scores([[1], [2]], SOURCE, 10)
+
+
+def test_reference_accuracy_uses_own_reference_not_closest():
+    from diffglat.metrics.synthetic import reference_token_accuracy
+
+    own = np.array([[21, 12, 23, 14]])  # modality II reference
+    assert reference_token_accuracy([[11, 22, 13, 24]], own) == 0  # a perfect modality-I output
+    assert reference_token_accuracy([[21, 12, 13, 24]], own) == 50
+    assert reference_token_accuracy([[21, 12]], own) == 50

@@ -1,6 +1,8 @@
 """Trainer: resumption is exact, checkpoints are atomic, models learn."""
 
 import csv
+import os
+import signal
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import torch
 
 from diffglat.cli import synthetic_loss
 from diffglat.decoding import ar_greedy, nat_argmax
-from diffglat.training import Trainer, TrainSettings, load_checkpoint, seed_everything
+from diffglat.training import Preempted, Trainer, TrainSettings, load_checkpoint, seed_everything
 from diffglat.training import checkpoint as checkpoint_module
 
 from helpers import tiny_dataset, tiny_model
@@ -57,6 +59,26 @@ def test_checkpoint_for_another_config_is_set_aside(tmp_path, capsys):
     assert fresh.step == 2
     assert (tmp_path / "checkpoints" / "last.f1.stale.pt").is_file()
     assert "different config" in capsys.readouterr().err
+
+
+def test_sigusr1_stops_after_the_next_step_with_its_checkpoint(tmp_path):
+    trainer = make_trainer(tmp_path, max_steps=8)  # checkpoint_every 3: the signal's step 4 is not one
+    step = trainer.train_step
+
+    def step_then_signal(batches):
+        stats = step(batches)
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGUSR1)
+        return stats
+
+    trainer.train_step = step_then_signal
+    with pytest.raises(Preempted, match="at step 4"):
+        trainer.train()
+    assert load_checkpoint(tmp_path / "checkpoints" / "last.pt")["step"] == 4
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+    resumed = make_trainer(tmp_path, max_steps=8)
+    resumed.train()
+    assert resumed.step == 8
 
 
 def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):

@@ -40,3 +40,16 @@ def closest_target_scores(hypotheses: list[list[int]], sources: np.ndarray, max_
         "modality_distribution": {name: float(100.0 * share / n)
                                   for name, share in zip(MODALITY_NAMES + ("none",), distribution)},
     }
+
+
+def reference_token_accuracy(hypotheses: list[list[int]], references: np.ndarray) -> float:
+    """Percentage of positions equal to each pair's *own* reference [n, L] (not the closest target).
+
+    On training pairs this measures how much a NAR has memorised which modality each training
+    source was given; on unseen pairs it stays at chance, since the modality is drawn at random.
+    """
+    n, length = references.shape
+    aligned = np.zeros((n, length), dtype=np.int64)
+    for i, hyp in enumerate(hypotheses):
+        aligned[i, : min(len(hyp), length)] = hyp[:length]
+    return float(100.0 * (aligned == references).mean())

@@ -3,6 +3,7 @@
 reports/
   tables/table<N>.csv  tidy: table,row,column,paper,reproduced,scale
   tables/table<N>.tex  booktabs, ready to paste into a paper
+  tables/data_stats.csv  the prepared benchmarks' statistics (the paper's appendix H)
   figures/figure<N>.{pdf,png,csv}
   diffglat-report.pdf
 """
@@ -19,9 +20,11 @@ import yaml
 
 from ..config import section_hash
 from ..io import atomic_write_text
+from .data_stats import data_stats_appendix
 from .figures import figure2
-from .tables import (Cell, latex_escape, paper_vs_ours_tex, table1_cells, table2_cells, table2_tex,
-                     write_tidy_csv)
+from .plan import plan_paths, plan_tex
+from .tables import (Cell, latex_escape, memorisation_probe_tex, paper_vs_ours_tex, table1_cells, table2_cells,
+                     table2_tex, write_tidy_csv)
 
 LATEX_PACKAGES = "latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended"
 # A reproduced value this far (in points) from the paper's is listed in the notes.
@@ -92,7 +95,8 @@ def scale_statement(config: dict) -> str:
             f"width nor training length).")
 
 
-def document(config: dict, summary, tables_tex: dict[str, str], notes: list[str], missing: list[str]) -> str:
+def document(config: dict, summary, tables_tex: dict[str, str], probe_tex: str, notes: list[str], missing: list[str],
+             data_tex: str, cost_tex: str) -> str:
     rows = "\n".join(f"{latex_escape(k)} & {latex_escape(v)} \\\\" for k, v in summary)
     note_items = "\n".join(f"\\item {latex_escape(n)}" for n in notes) or r"\item None."
     missing_text = (r"\textbf{Not run at this scale:} " + latex_escape(", ".join(missing)) + ".") if missing else ""
@@ -122,19 +126,29 @@ Each output is scored against the closest of its source's four valid targets; to
 percentage of positions equal to that target, sequence accuracy the percentage of outputs identical to it.
 The DATA column scores the test references themselves (a check of the metric: it must be 100).
 
+\setcounter{{table}}{{0}}
 {tables_tex['1']}
+\setcounter{{table}}{{1}}
 {tables_tex['2']}
+\setcounter{{figure}}{{1}}
 \begin{{figure}}[H]
 \centering
 \includegraphics[width=0.85\textwidth]{{../figures/figure2.pdf}}
-\caption{{Figure 2 regenerated: modality of the closest valid target for each test output. The paper plots the
+\caption{{Regenerated: the modality of the closest valid target for each test output. The paper plots the
 PML model's middle and last layers; the references, AR and vanilla NAR are added for comparison.}}
 \end{{figure}}
+
+{probe_tex}
+
+{cost_tex}
 
 \section*{{Notes}}
 \begin{{itemize}}
 {note_items}
 \end{{itemize}}
+
+\section*{{Appendix: translation data}}
+{data_tex}
 \end{{document}}
 """
 
@@ -160,10 +174,11 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     scale = config["scale"]
 
     cells = {"1": table1_cells(paper["table1"], stats, scale), "2": table2_cells(paper["table2"], stats, scores, scale)}
-    captions = {"1": "Table 1 regenerated: the generator's targets for the paper's example source (N = 5000) "
+    captions = {"1": "Regenerated: the generator's targets for the paper's example source (N = 5000) "
                      "and the share of each modality in our data.",
-                "2": "Table 2 regenerated: token and sequence accuracy (\\%) of the synthetic study."}
+                "2": "Regenerated: token and sequence accuracy (\\%) of the synthetic study."}
     tables_tex = {"1": paper_vs_ours_tex(cells["1"], captions["1"], "tab:table1"), "2": table2_tex(cells["2"], captions["2"])}
+    probe_tex = memorisation_probe_tex(scores)
     for number in cells:
         write_tidy_csv(cells[number], out / "tables" / f"table{number}.csv")
         atomic_write_text(out / "tables" / f"table{number}.tex", tables_tex[number])
@@ -173,7 +188,10 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     notes = list(packaged_yaml("notes.yaml").get(scale, []))
     notes += material_gaps(cells["2"]) or ["No reproduced value of Table 2 is 5 or more points from the paper's."]
     tex = out / "latex" / "diffglat-report.tex"
-    atomic_write_text(tex, document(config, run_summary(config, stats, scores), tables_tex, notes, missing))
+    data_tex = data_stats_appendix(config, out / "tables" / "data_stats.csv")
+    plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path)) is not None}
+    atomic_write_text(tex, document(config, run_summary(config, stats, scores), tables_tex, probe_tex, notes, missing,
+                                    data_tex, plan_tex(plans)))
     pdf_path = out / "diffglat-report.pdf"
     if pdf:
         compile_pdf(tex, pdf_path)

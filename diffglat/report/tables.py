@@ -119,3 +119,23 @@ def table2_tex(cells: list[Cell], caption: str) -> str:
         lines.append(f"{row} & " + " & ".join(values) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", f"\\caption{{{caption}}}", r"\label{tab:table2}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def memorisation_probe_tex(scores: dict[str, dict]) -> str:
+    """Per NAR layer, on training pairs: accuracy against each pair's own reference vs. closest target.
+
+    Evidence for the notes: a NAR can only output one modality consistently if it commits to one
+    from the source alone, which at this scale it learns only by memorising training modalities.
+    """
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{llrrr}", r"\toprule",
+             r"Experiment & Layer & Own reference tok. & Closest tok. & Closest seq. \\", r"\midrule"]
+    for name, s in scores.items():
+        for layer, probe in s.get("train_probe", {}).items():
+            tag = " (PML, 2 modalities)" if s.get("pml_middle_layer") == int(layer) else ""
+            lines.append(f"{latex_escape(name)} & {layer}{tag} & {probe['own_reference_token_accuracy']:.1f} & "
+                         f"{probe['token_accuracy']:.1f} & {probe['sequence_accuracy']:.1f} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}",
+              r"\caption{Memorisation probe on training pairs (\%): accuracy against each pair's own reference "
+              r"(chance: 25\% for four modalities, 50\% for PML's two) and against the closest valid target.}",
+              r"\label{tab:probe}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

@@ -1,6 +1,8 @@
-"""Trainer loop, LR schedule, atomic resumable checkpoints."""
+"""Trainer loop, LR schedule, atomic resumable checkpoints, data parallelism, preemption."""
 
+from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
-from .trainer import Trainer, TrainSettings, select_device, seed_everything
+from .trainer import Preempted, Trainer, TrainSettings, select_device, seed_everything
 
-__all__ = ["Trainer", "TrainSettings", "select_device", "seed_everything", "save_atomic", "load_checkpoint"]
+__all__ = ["Trainer", "TrainSettings", "Preempted", "distributed", "select_device", "seed_everything", "save_atomic",
+           "load_checkpoint"]

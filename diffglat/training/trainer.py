@@ -4,6 +4,13 @@ State that a resumed run restores: model, optimizer, LR schedule, RNG states, th
 (epoch and batch within it), the step counter and the wall time spent so far. `last.pt` is
 rewritten atomically every `checkpoint_every` steps and at the end, so a SIGKILL at any moment
 leaves either the previous or the new checkpoint, never half of one.
+
+Preemption: SIGTERM (what SLURM sends at a time limit or preemption) or SIGUSR1 make the loop
+finish its step, write `last.pt` and raise Preempted; rerunning the same command resumes.
+
+Data parallelism (see distributed.py): every process trains on its own shard of each epoch's
+batches; an update sums `update_freq` micro-batches over all processes together, so the batch
+per update is the same on one device or many.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import csv
 import io
 import math
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -20,14 +28,17 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from ..data.batching import token_batches
+from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
 
 LOG_COLUMNS = ["step", "loss", "lr", "tokens_per_s", "elapsed_s"]
 # Settings that may change between a checkpoint and its resumption without invalidating it.
 RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "log_every")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
 @dataclass
@@ -42,6 +53,12 @@ class TrainSettings:
     checkpoint_every: int
     log_every: int
     seed: int
+    # Micro-batches (of max_tokens each) per optimizer update, over all processes together.
+    update_freq: int = 1
+
+
+class Preempted(Exception):
+    """Training stopped on a signal after writing its checkpoint; rerun to resume."""
 
 
 def inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
@@ -53,11 +70,16 @@ def inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
 
 
 def select_device(preference: str, cpu_threads: int) -> torch.device:
-    """CUDA when asked for or (with 'auto') when present, else the CPU with cpu_threads threads."""
+    """CUDA when asked for or (with 'auto') when present, else the CPU with cpu_threads threads.
+
+    Under torchrun each process takes the GPU of its local rank.
+    """
     if preference == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("compute.device is 'cuda' but no CUDA device is visible")
     if preference in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
+        device = torch.device("cuda", distributed.world()[1])
+        torch.cuda.set_device(device)
+        return device
     torch.set_num_threads(cpu_threads)
     return torch.device("cpu")
 
@@ -72,7 +94,8 @@ class Trainer:
     """Train `model` on a dataset exposing `lengths` (tokens per example) and `collate(indices)`.
 
     `fingerprint` identifies everything that shapes the run (data, model, settings other than
-    RESUMABLE_CHANGES); a checkpoint with another fingerprint is set aside, not resumed.
+    RESUMABLE_CHANGES, the number of processes); a checkpoint with another fingerprint is set
+    aside, not resumed. In a data-parallel run only rank 0 writes the checkpoint and the log.
     """
 
     def __init__(self, model, loss_fn, dataset, settings: TrainSettings, out_dir: str | Path,
@@ -88,6 +111,13 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, inverse_sqrt(settings.warmup_steps))
         self.step, self.epoch, self.batch_in_epoch, self.elapsed = 0, 0, 0, 0.0
         self.last_stats: dict = {}
+        self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
+        if settings.update_freq % self.world_size:
+            raise ValueError(f"train.update_freq ({settings.update_freq}) must be a multiple of the number of "
+                             f"training processes ({self.world_size})")
+        self.micro_batches = settings.update_freq // self.world_size  # per process and update
+        self.signalled = False  # this process received a stop signal
+        self.stopping = False   # some process did, as all processes agreed after the last step
 
     # ---- checkpoints -------------------------------------------------------------------------
     def state(self) -> dict:
@@ -102,7 +132,8 @@ class Trainer:
         }
 
     def save(self) -> None:
-        save_atomic(self.state(), self.checkpoint_path)
+        if self.rank == 0:
+            save_atomic(self.state(), self.checkpoint_path)
 
     def resume(self) -> bool:
         """Restore the last checkpoint if there is a compatible one; say what happened."""
@@ -110,10 +141,11 @@ class Trainer:
             return False
         state = load_checkpoint(self.checkpoint_path)
         if state.get("fingerprint") != self.fingerprint:
-            stale = self.checkpoint_path.with_name(f"last.{state.get('fingerprint', 'unknown')}.stale.pt")
-            self.checkpoint_path.replace(stale)
-            print(f"checkpoint {self.checkpoint_path} was written for a different config; "
-                  f"moved it to {stale} and starting from scratch", file=sys.stderr)
+            if self.rank == 0:
+                stale = self.checkpoint_path.with_name(f"last.{state.get('fingerprint', 'unknown')}.stale.pt")
+                self.checkpoint_path.replace(stale)
+                print(f"checkpoint {self.checkpoint_path} was written for a different config; "
+                      f"moved it to {stale} and starting from scratch", file=sys.stderr)
             return False
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
@@ -125,8 +157,9 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.elapsed, self.last_stats = state["elapsed"], state["last_stats"]
-        self._truncate_log()
-        print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
+        if self.rank == 0:
+            self._truncate_log()
+            print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
         return True
 
     def _truncate_log(self) -> None:
@@ -143,54 +176,94 @@ class Trainer:
         tmp.replace(self.log_path)
 
     # ---- the loop ----------------------------------------------------------------------------
-    def train_step(self, batch: dict) -> dict:
+    def epoch_batches(self) -> list[np.ndarray]:
+        """This process's batches of the current epoch, cut so that every process makes the same
+        number of whole updates (the few batches left over differ from epoch to epoch)."""
+        batches = token_batches(self.dataset.lengths, self.settings.max_tokens, self.settings.seed, self.epoch,
+                                rank=self.rank, world_size=self.world_size)
+        usable = distributed.fewest(len(batches), self.device) // self.micro_batches * self.micro_batches
+        if usable == 0:
+            raise ValueError(f"an epoch has fewer than train.update_freq ({self.settings.update_freq}) batches "
+                             f"of train.max_tokens ({self.settings.max_tokens}) tokens")
+        return batches[:usable]
+
+    def train_step(self, micro_batches: list[np.ndarray]) -> dict:
+        """One update from this process's micro-batches (arrays of example indices).
+
+        Each micro-batch loss is divided by update_freq and gradients are summed over all
+        processes, so the update follows the mean loss of all update_freq micro-batches.
+        """
         self.model.train()
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            output = self.model.forward_batch(batch, self.loss_fn.layers)
-            loss, stats = self.loss_fn(output, batch)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        stats = {"tokens": 0.0}
+        for indices in micro_batches:
+            batch = {k: v.to(self.device) for k, v in self.dataset.collate(indices).items()}
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                output = self.model.forward_batch(batch, self.loss_fn.layers)
+                loss, batch_stats = self.loss_fn(output, batch)
+            (loss / self.settings.update_freq).backward()
+            for key, value in batch_stats.items():
+                stats[key] = stats.get(key, 0.0) + value / self.settings.update_freq
+            stats["tokens"] += float(self.dataset.lengths[indices].sum())
+        self.stopping = self.signalled
+        if self.world_size > 1:
+            stats, self.stopping = distributed.sum_step(self.model.parameters(), stats, self.signalled, self.device)
         if self.settings.clip_norm > 0:
             stats["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.clip_norm))
         self.optimizer.step()
         self.scheduler.step()
         self.step += 1
-        self.batch_in_epoch += 1
+        self.batch_in_epoch += len(micro_batches)
         return stats
 
+    def request_stop(self, signum, frame) -> None:
+        """Signal handler: finish the current step, then checkpoint and stop."""
+        self.signalled = True
+
     def train(self) -> dict:
-        """Run until max_steps; returns the stats of the last step."""
+        """Run until max_steps; returns the stats of the last step. Raises Preempted after a
+        SIGTERM or SIGUSR1, once the checkpoint of the last finished step is written."""
+        previous_handlers = {sig: signal.signal(sig, self.request_stop) for sig in STOP_SIGNALS}
+        try:
+            return self._train()
+        finally:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+
+    def _train(self) -> dict:
         if self.step == 0:
             self.resume()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        new_log = not self.log_path.is_file()
-        log_file = self.log_path.open("a", newline="")
-        log = csv.DictWriter(log_file, LOG_COLUMNS)
-        if new_log:
-            log.writeheader()
-        progress = tqdm(total=self.settings.max_steps, initial=self.step, disable=not self.show_progress,
+        writer = self.rank == 0
+        if writer:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            new_log = not self.log_path.is_file()
+            log_file = self.log_path.open("a", newline="")
+            log = csv.DictWriter(log_file, LOG_COLUMNS)
+            if new_log:
+                log.writeheader()
+        progress = tqdm(total=self.settings.max_steps, initial=self.step, disable=not (self.show_progress and writer),
                         mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=str(self.out_dir.name), file=sys.stderr)
-        window_tokens, window_start, last_tick = 0, time.perf_counter(), time.perf_counter()
+        window_tokens, window_start, last_tick = 0.0, time.perf_counter(), time.perf_counter()
         try:
-            while self.step < self.settings.max_steps:
-                batches = token_batches(self.dataset.lengths, self.settings.max_tokens, self.settings.seed, self.epoch)
+            while self.step < self.settings.max_steps and not self.stopping:
+                batches = self.epoch_batches()
                 while self.batch_in_epoch < len(batches) and self.step < self.settings.max_steps:
-                    indices = batches[self.batch_in_epoch]
-                    batch = {k: v.to(self.device) for k, v in self.dataset.collate(indices).items()}
-                    self.last_stats = self.train_step(batch)
-                    window_tokens += int(self.dataset.lengths[indices].sum())
+                    self.last_stats = self.train_step(batches[self.batch_in_epoch: self.batch_in_epoch + self.micro_batches])
+                    window_tokens += self.last_stats.pop("tokens")
                     now = time.perf_counter()
                     self.elapsed += now - last_tick
                     last_tick = now
                     progress.update(1)
-                    if self.step % self.settings.log_every == 0 or self.step == self.settings.max_steps:
+                    if writer and (self.step % self.settings.log_every == 0 or self.step == self.settings.max_steps):
                         log.writerow({"step": self.step, "loss": f"{self.last_stats['loss']:.5f}",
                                       "lr": f"{self.scheduler.get_last_lr()[0]:.3e}",
                                       "tokens_per_s": f"{window_tokens / max(now - window_start, 1e-9):.1f}",
                                       "elapsed_s": f"{self.elapsed:.1f}"})
                         log_file.flush()
                         progress.set_postfix(loss=f"{self.last_stats['loss']:.3f}")
-                        window_tokens, window_start = 0, now
+                        window_tokens, window_start = 0.0, now
+                    if self.stopping:
+                        break
                     if self.step % self.settings.checkpoint_every == 0:
                         self.save()
                 if self.batch_in_epoch >= len(batches):
@@ -198,5 +271,9 @@ class Trainer:
             self.save()
         finally:
             progress.close()
-            log_file.close()
+            if writer:
+                log_file.close()
+        if self.step < self.settings.max_steps:
+            raise Preempted(f"stopped by a signal at step {self.step}; checkpoint {self.checkpoint_path} written, "
+                            f"rerun to resume")
         return self.last_stats

@@ -6,6 +6,11 @@ def rule_resources(name):
     return config["resources"].get(name, config["resources"]["default"])
 
 
+def python_launcher(gpus):
+    """How a job starts `python -m ...`: torchrun with one data-parallel process per GPU when it has several."""
+    return f"python -m torch.distributed.run --standalone --nproc-per-node {gpus}" if gpus > 1 else "python"
+
+
 def config_stamp(*sections):
     """A fingerprint of the config sections a step depends on; a change reruns the step."""
     node = config

@@ -1,17 +1,17 @@
-# The report: tidy tables, LaTeX tables, figures and the PDF, from result files only.
-
-
-localrules:
-    report,
+# The report: tidy tables, LaTeX tables, figures and the PDF, from result files only. Like every
+# job it runs wherever the executor sends it (on a cluster: a compute node, through sbatch).
 
 
 rule report:
     input:
         stats=rules.synthetic_data.output.stats,
         scores=expand(rules.synthetic_evaluate.output.scores, experiment=SYNTHETIC_EXPERIMENTS),
+        data_stats=expand(rules.prepare.output.stats, benchmark=PREPARED_BENCHMARKS),
+        plan=rules.plan.output,
     output:
         pdf=f"{REPORTS}/diffglat-report.pdf",
         tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2], ext=["csv", "tex"]),
+        data_stats=f"{REPORTS}/tables/data_stats.csv",
         figures=expand(f"{REPORTS}/figures/figure2.{{ext}}", ext=["pdf", "png", "csv"]),
     params:
         config=RESOLVED_CONFIG,

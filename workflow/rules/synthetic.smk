@@ -40,6 +40,7 @@ rule synthetic_train:
             [config["synthetic"][k] for k in ("model", "train")]
             + [config["synthetic"]["experiments"][w.experiment]]
         ),
+        python=python_launcher(rule_resources("synthetic_train")["gpu"]),
     log:
         f"{RESULTS}/logs/synthetic_train_{{experiment}}.log",
     threads: rule_resources("synthetic_train")["threads"]
@@ -50,7 +51,7 @@ rule synthetic_train:
     conda:
         "../envs/diffglat.yaml"
     shell:
-        "python -m diffglat synthetic train --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
+        "{params.python} -m diffglat synthetic train --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
 
 
 rule synthetic_evaluate:
