@@ -77,6 +77,7 @@ def data_stats_tex(cells: list[Cell]) -> str:
         values = [latex_escape(by_column[column].reproduced) for column in columns]
         lines.append(" & ".join([latex_escape(name), paper, *values]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}",
+              r"\addtocounter{table}{-1}\renewcommand{\thetable}{S2}",  # a supplementary table, not the paper's
               r"\caption{Prepared translation benchmarks (cf.\ the paper's appendix H): training pairs read, "
               r"dropped for an empty side or for sharing a sentence with a valid or test set, kept by the length "
               r"filters of training (maximum length, length ratio, and the DA-Transformer filter: target at "

@@ -55,7 +55,8 @@ def figure2(stats: dict | None, scores: dict[str, dict], out_stem: Path) -> list
     ax.set_xlabel("modality of the closest valid target")
     ax.set_ylabel("share of test outputs (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=8, ncol=2)
+    if series:
+        ax.legend(fontsize=8, ncol=2)
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, out_stem)
     buffer = io.StringIO()

@@ -135,6 +135,7 @@ def memorisation_probe_tex(scores: dict[str, dict]) -> str:
             lines.append(f"{latex_escape(name)} & {layer}{tag} & {probe['own_reference_token_accuracy']:.1f} & "
                          f"{probe['token_accuracy']:.1f} & {probe['sequence_accuracy']:.1f} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}",
+              r"\addtocounter{table}{-1}\renewcommand{\thetable}{S1}",  # a supplementary table, not the paper's
               r"\caption{Memorisation probe on training pairs (\%): accuracy against each pair's own reference "
               r"(chance: 25\% for four modalities, 50\% for PML's two) and against the closest valid target.}",
               r"\label{tab:probe}", r"\end{table}"]
