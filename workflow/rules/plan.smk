@@ -4,6 +4,10 @@
 PAPER_SCALE_CONFIGS = ["config/config.yaml", "config/paper.yaml"]
 
 
+localrules:
+    plan,
+
+
 rule plan:
     input:
         paper=PAPER_SCALE_CONFIGS,

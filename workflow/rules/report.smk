@@ -2,6 +2,10 @@
 # job it runs wherever the executor sends it (on a cluster: a compute node, through sbatch).
 
 
+localrules:
+    report,
+
+
 rule report:
     input:
         stats=rules.synthetic_data.output.stats,

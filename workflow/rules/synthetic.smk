@@ -7,6 +7,10 @@ wildcard_constraints:
     experiment="|".join(SYNTHETIC_EXPERIMENTS),
 
 
+localrules:
+    synthetic_data,
+
+
 rule synthetic_data:
     output:
         train=f"{DATA}/synthetic/train.tsv",
