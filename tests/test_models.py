@@ -54,11 +54,15 @@ def test_nat_returns_requested_layers_through_shared_projection():
     assert torch.equal(tokens[2], out.layer_logits[2].argmax(-1))
 
 
+def random_ar(seed, n):
+    """An untrained tiny AR model in eval mode, its dictionary and n sources [n, S]."""
+    torch.manual_seed(seed)
+    dataset, _, d = tiny_dataset(n)
+    return tiny_model("ar", d).eval(), d, dataset.collate(np.arange(n))["src"]
+
+
 def test_greedy_is_consistent_with_teacher_forced_argmax():
-    torch.manual_seed(1)
-    dataset, _, d = tiny_dataset(5)
-    model = tiny_model("ar", d).eval()
-    src = dataset.collate(np.arange(5))["src"]
+    model, d, src = random_ar(1, 5)
     hyp = ar_greedy(model, src, max_len=8, bos=d.bos, eos=d.eos)
     for row in range(5):
         tokens = hyp[row].tolist()
@@ -70,10 +74,7 @@ def test_greedy_is_consistent_with_teacher_forced_argmax():
 
 
 def test_cached_greedy_equals_uncached_and_beam_one_equals_greedy():
-    torch.manual_seed(2)
-    dataset, _, d = tiny_dataset(16)
-    model = tiny_model("ar", d).eval()
-    src = dataset.collate(np.arange(16))["src"]
+    model, d, src = random_ar(2, 16)
     cached = ar_greedy(model, src, max_len=9, bos=d.bos, eos=d.eos)
     uncached = ar_greedy(model, src, max_len=9, bos=d.bos, eos=d.eos, use_cache=False)
     assert torch.equal(cached, uncached)
@@ -89,10 +90,7 @@ def sequence_logprob(model, src, tokens, bos):
 
 
 def test_beam_finds_a_sequence_at_least_as_likely_as_greedy():
-    torch.manual_seed(3)
-    dataset, _, d = tiny_dataset(8)
-    model = tiny_model("ar", d).eval()
-    src = dataset.collate(np.arange(8))["src"]
+    model, d, src = random_ar(3, 8)
     greedy = ar_greedy(model, src, max_len=6, bos=d.bos, eos=d.eos)
     beam, scores = ar_beam(model, src, max_len=6, bos=d.bos, eos=d.eos, beam=5, length_penalty=0.0)
     for b in range(8):
