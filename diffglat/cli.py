@@ -211,7 +211,7 @@ def plan(config: dict, json_path: str | None) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffglat", description=__doc__.split("\n")[0])
     config_args = argparse.ArgumentParser(add_help=False)
-    config_args.add_argument("--config", nargs="+", required=True, metavar="FILE",
+    config_args.add_argument("--config", "--configfile", dest="config", nargs="+", required=True, metavar="FILE",
                              help="config YAML files, merged in order (later ones override)")
     commands = parser.add_subparsers(dest="command", required=True)
 

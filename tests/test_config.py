@@ -74,3 +74,12 @@ def test_snakemake_fails_before_any_job(repo, tmp_path):
     assert run.returncode != 0
     assert "synthetic.model.heads" in run.stdout + run.stderr
     assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "paper.yaml"])
+def test_no_cpu_scale_experiment_override_leaks_into_other_scales(repo, name):
+    """Per-experiment `train` overrides of config.yaml are CPU-scale choices: smoke and paper replace them."""
+    config = load_config([repo / BASE, repo / "config" / name])
+    steps = config["synthetic"]["train"]["max_steps"]
+    for experiment in config["synthetic"]["experiments"].values():
+        assert experiment.get("train", {}).get("max_steps", steps) == steps
