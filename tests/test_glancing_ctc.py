@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from diffglat.losses.ctc import ctc_best_alignment, ctc_loss
-from diffglat.losses.glancing import glance_count, glancing_mask, linear_ratio
+from diffglat.models.glancing import glance_count, glancing_mask, linear_ratio
 
 
 def test_glance_count_is_floor_of_ratio_times_hamming_distance():
@@ -76,3 +76,44 @@ def test_ctc_alignment_batched_with_padding():
     assert collapse(alignment[0].tolist(), 0) == [1, 2, 3]
     assert collapse([x for x in alignment[1].tolist() if x >= 0], 0) == [4]
     assert alignment[1, 4:].tolist() == [-1, -1]
+
+
+def tiny_glat(ratio):
+    from helpers import TINY_MODEL, tiny_dataset
+
+    from diffglat.models import GlancingNAT
+
+    dataset, _, d = tiny_dataset(16)
+    model = GlancingNAT(glance_start=ratio, glance_end=ratio, glance_steps=1, vocab_size=len(d), pad=d.pad, **TINY_MODEL)
+    return model, dataset.collate(torch.arange(16).numpy()), d
+
+
+def test_glat_glances_floor_ratio_times_distance_and_drops_them_from_the_loss():
+    import torch.nn.functional as F
+
+    from diffglat.losses import LayerwiseCrossEntropy
+
+    torch.manual_seed(0)
+    model, batch, d = tiny_glat(0.5)
+    model.eval()  # no dropout: pass 1 can be recomputed here
+    first = model(batch["src"], batch["tgt_lengths"]).logits.argmax(-1)
+    distance = (first != batch["tgt"]).sum(-1)
+    output = model.forward_batch(batch, (2,))
+    assert torch.equal(output.glanced.sum(-1), torch.floor(distance * 0.5).long())
+    loss, _ = LayerwiseCrossEntropy({2: "tgt"}, 0.0, d.pad)(output, batch)
+    kept = ~output.glanced
+    expected = F.cross_entropy(output.logits[kept], batch["tgt"][kept])
+    assert torch.isclose(loss, expected)
+
+
+def test_glat_second_pass_reuses_the_first_pass_dropout():
+    torch.manual_seed(1)
+    model, batch, _ = tiny_glat(0.0)  # nothing glanced: pass 2 must equal pass 1 exactly
+    model.train()
+    rng = torch.get_rng_state()
+    with torch.no_grad():
+        first = model(batch["src"], batch["tgt_lengths"]).logits
+        torch.set_rng_state(rng)
+        second = model.forward_batch(batch, (2,))
+    assert not second.glanced.any()
+    assert torch.equal(first, second.logits)

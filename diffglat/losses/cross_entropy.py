@@ -26,6 +26,8 @@ class LayerwiseCrossEntropy:
         for layer, key in self.layer_targets.items():
             logits = output.layer_logits[layer]
             target = batch[key]
+            if output.glanced is not None:  # glanced positions saw their answer: they leave the loss
+                target = target.masked_fill(output.glanced, self.pad)
             flat_logits, flat_target = logits.reshape(-1, logits.shape[-1]).float(), target.reshape(-1)
             loss = F.cross_entropy(flat_logits, flat_target, ignore_index=self.pad, label_smoothing=self.label_smoothing)
             total = total + loss

@@ -32,7 +32,7 @@ class ARTransformer(TransformerSeq2Seq):
         last = self.decoder_states(x, no_pad, memory, memory_pad, causal=True, cache=cache)[-1]
         return self.project(last[:, -1])
 
-    def forward_batch(self, batch: dict, output_layers: tuple[int, ...]) -> DecoderOutput:
+    def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         """Trainer entry point; the AR model always returns its last layer only."""
         if set(output_layers) - {len(self.decoder)}:
             raise ValueError(f"the AR model only outputs its last decoder layer, asked for {output_layers}")

@@ -71,5 +71,5 @@ class DATransformer(NATransformer):
         output.layer_links = {layer: self.links(states[layer - 1], pad) for layer in layers}
         return output
 
-    def forward_batch(self, batch: dict, output_layers: tuple[int, ...]) -> DecoderOutput:
+    def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         return self(batch["src"], self.graph_lengths(batch["src"]), output_layers)

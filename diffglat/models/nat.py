@@ -45,6 +45,6 @@ class NATransformer(TransformerSeq2Seq):
     def outputs(self, states: list[torch.Tensor], pad: torch.Tensor, layers: tuple[int, ...]) -> DecoderOutput:
         return DecoderOutput({layer: self.project(states[layer - 1]) for layer in layers}, pad)
 
-    def forward_batch(self, batch: dict, output_layers: tuple[int, ...]) -> DecoderOutput:
-        """Trainer entry point: the target lengths are given (oracle length)."""
+    def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
+        """Trainer entry point (step: the training step, for models with schedules): oracle target lengths."""
         return self(batch["src"], batch["tgt_lengths"], output_layers)

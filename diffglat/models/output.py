@@ -12,6 +12,7 @@ class DecoderOutput:
     layer_logits: dict[int, torch.Tensor]  # decoder layer (1-based) -> logits [B, T, V]
     target_pad: torch.Tensor  # [B, T], True at padding positions (for DAT: padded vertices)
     layer_links: dict[int, torch.Tensor] = field(default_factory=dict)  # DAT: layer -> links [B, L, L]
+    glanced: torch.Tensor | None = None  # [B, T], True where glancing fed the target token: no loss there
 
     @property
     def logits(self) -> torch.Tensor:

@@ -199,7 +199,7 @@ class Trainer:
         for indices in micro_batches:
             batch = {k: v.to(self.device) for k, v in self.dataset.collate(indices).items()}
             with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                output = self.model.forward_batch(batch, self.loss_fn.layers)
+                output = self.model.forward_batch(batch, self.loss_fn.layers, self.step)
                 loss, batch_stats = self.loss_fn(output, batch)
             (loss / self.settings.update_freq).backward()
             for key, value in batch_stats.items():
