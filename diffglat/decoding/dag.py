@@ -22,7 +22,11 @@ def collapse_repeats(tokens: torch.Tensor, pad: int) -> torch.Tensor:
     """Drop each token equal to its predecessor and left-align what remains: [B, N] -> [B, N']."""
     keep = torch.ones_like(tokens, dtype=torch.bool)
     keep[:, 1:] = tokens[:, 1:] != tokens[:, :-1]
-    keep &= tokens != pad
+    return left_align(tokens, keep & (tokens != pad), pad)
+
+
+def left_align(tokens: torch.Tensor, keep: torch.Tensor, pad: int) -> torch.Tensor:
+    """The kept tokens of each row, left-aligned and padded: [B, N] -> [B, N']."""
     rows = [row[mask] for row, mask in zip(tokens, keep)]
     out = torch.full((len(rows), max(1, max(len(r) for r in rows))), pad, dtype=tokens.dtype, device=tokens.device)
     for i, row in enumerate(rows):

@@ -70,3 +70,19 @@ def ctc_best_alignment(log_probs, input_lengths, targets, target_lengths, blank:
         alignment[:, s] = torch.where(active, extended.gather(1, u[:, None].clamp(min=0)).squeeze(1), alignment[:, s])
         u = torch.where(active, u - back[s, rows, u.clamp(min=0)], u)
     return alignment
+
+
+class CTCCriterion:
+    """(DecoderOutput of a CTC-NAT, batch) -> CTC loss of one decoder layer, per the loss contract."""
+
+    def __init__(self, layer: int, blank: int):
+        self.layer, self.blank = layer, blank
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return (self.layer,)
+
+    def __call__(self, output, batch: dict) -> tuple[torch.Tensor, dict]:
+        log_probs = torch.log_softmax(output.layer_logits[self.layer].float(), dim=-1)  # [B, S, V]
+        loss = ctc_loss(log_probs, (~output.target_pad).sum(1), batch["tgt"], batch["tgt_lengths"], self.blank)
+        return loss, {"loss": float(loss.detach())}

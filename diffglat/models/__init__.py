@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from .ar import ARTransformer
+from .ctc import CTCNAT
 from .dat import DATransformer
 from .glat import GlancingNAT
 from .nat import NATransformer
 from .output import DecoderOutput
 
-MODELS = {"ar": ARTransformer, "nat": NATransformer, "glat": GlancingNAT, "dat": DATransformer}
+MODELS = {"ar": ARTransformer, "nat": NATransformer, "glat": GlancingNAT, "ctc": CTCNAT, "dat": DATransformer}
 
 
 def build_model(kind: str, model_config: dict, vocab_size: int, pad: int):
@@ -17,4 +18,4 @@ def build_model(kind: str, model_config: dict, vocab_size: int, pad: int):
     return MODELS[kind](vocab_size=vocab_size, pad=pad, **model_config)
 
 
-__all__ = ["ARTransformer", "NATransformer", "GlancingNAT", "DATransformer", "DecoderOutput", "MODELS", "build_model"]
+__all__ = ["ARTransformer", "NATransformer", "GlancingNAT", "CTCNAT", "DATransformer", "DecoderOutput", "MODELS", "build_model"]
