@@ -14,15 +14,21 @@ import numpy as np
 from ..data.synthetic import MODALITY_NAMES, all_targets
 
 
+def align(hypotheses: list[list[int]], length: int) -> np.ndarray:
+    """Hypotheses cut or zero-padded to `length`: [n, length]. 0 is never a valid number."""
+    aligned = np.zeros((len(hypotheses), length), dtype=np.int64)
+    for i, hyp in enumerate(hypotheses):
+        aligned[i, : min(len(hyp), length)] = hyp[:length]
+    return aligned
+
+
 def closest_target_scores(hypotheses: list[list[int]], sources: np.ndarray, max_number: int) -> dict:
     """hypotheses: output numbers per sentence (specials removed); sources [n, L] -> scores in %."""
     candidates = all_targets(sources, max_number)  # [n, 4, L]
     n, _, length = candidates.shape
     if len(hypotheses) != n:
         raise ValueError(f"{len(hypotheses)} hypotheses for {n} sources")
-    aligned = np.zeros((n, length), dtype=np.int64)  # 0 is never a valid number
-    for i, hyp in enumerate(hypotheses):
-        aligned[i, : min(len(hyp), length)] = hyp[:length]
+    aligned = align(hypotheses, length)
     matches = (aligned[:, None, :] == candidates).sum(-1)  # [n, 4]
     best = matches.max(1)
     right_length = np.array([len(h) == length for h in hypotheses])
@@ -48,8 +54,4 @@ def reference_token_accuracy(hypotheses: list[list[int]], references: np.ndarray
     On training pairs this measures how much a NAR has memorised which modality each training
     source was given; on unseen pairs it stays at chance, since the modality is drawn at random.
     """
-    n, length = references.shape
-    aligned = np.zeros((n, length), dtype=np.int64)
-    for i, hyp in enumerate(hypotheses):
-        aligned[i, : min(len(hyp), length)] = hyp[:length]
-    return float(100.0 * (aligned == references).mean())
+    return float(100.0 * (align(hypotheses, references.shape[1]) == references).mean())
