@@ -18,7 +18,7 @@ def test_links_are_distributions_over_later_unpadded_vertices():
     model = tiny_dat(d).eval()
     src = dataset.collate(np.arange(3))["src"]
     src[1, 4:] = d.pad  # a shorter source: a shorter graph
-    lengths = model.graph_lengths(src)
+    lengths = model.decoder_lengths(src)
     assert lengths.tolist() == [21, 12, 21]
     output = model(src, lengths, output_layers=(1, 2))
     assert set(output.layer_links) == {1, 2}
@@ -38,7 +38,7 @@ def test_links_stay_float32_under_autocast():
     model = tiny_dat(d).eval()
     src = dataset.collate(np.arange(2))["src"]
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        output = model(src, model.graph_lengths(src))
+        output = model(src, model.decoder_lengths(src))
     assert output.logits.dtype == torch.bfloat16
     assert next(iter(output.layer_links.values())).dtype == torch.float32
 

@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn as nn
 
-from .nat import NATransformer
+from .nat import UpsampledNAT
 from .output import DecoderOutput
 from .transformer import MAX_POSITIONS
 
@@ -56,20 +56,14 @@ class DagLinks(nn.Module):
             return mixed.masked_fill(~allowed[:, 0], NEG_INF)
 
 
-class DATransformer(NATransformer):
-    def __init__(self, upsample: int, **transformer):
-        super().__init__(**transformer)
-        self.upsample = upsample
-        self.links = DagLinks(self.d_model, transformer["heads"])
+class DATransformer(UpsampledNAT):
+    """The DAG has L_b = upsample x (source tokens incl. EOS) vertices: `decoder_lengths`."""
 
-    def graph_lengths(self, src: torch.Tensor) -> torch.Tensor:
-        """L_b = upsample x (source tokens incl. EOS): [B]."""
-        return self.upsample * src.ne(self.pad).sum(1)
+    def __init__(self, upsample: int, **transformer):
+        super().__init__(upsample, **transformer)
+        self.links = DagLinks(self.d_model, transformer["heads"])
 
     def outputs(self, states: list[torch.Tensor], pad: torch.Tensor, layers: tuple[int, ...]) -> DecoderOutput:
         output = super().outputs(states, pad, layers)
         output.layer_links = {layer: self.links(states[layer - 1], pad) for layer in layers}
         return output
-
-    def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
-        return self(batch["src"], self.graph_lengths(batch["src"]), output_layers)

@@ -48,3 +48,18 @@ class NATransformer(TransformerSeq2Seq):
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         """Trainer entry point (step: the training step, for models with schedules): oracle target lengths."""
         return self(batch["src"], batch["tgt_lengths"], output_layers)
+
+
+class UpsampledNAT(NATransformer):
+    """A NAT whose decoder is `upsample` x the source length (CTC frames, DAG vertices), not the target's."""
+
+    def __init__(self, upsample: int, **transformer):
+        super().__init__(**transformer)
+        self.upsample = upsample
+
+    def decoder_lengths(self, src: torch.Tensor) -> torch.Tensor:
+        """upsample x (source tokens incl. EOS): [B]."""
+        return self.upsample * src.ne(self.pad).sum(1)
+
+    def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
+        return self(batch["src"], self.decoder_lengths(batch["src"]), output_layers)
