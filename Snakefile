@@ -30,6 +30,7 @@ shell.prefix(f"export PYTHONPATH={workflow.basedir}${{{{PYTHONPATH:+:$PYTHONPATH
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synthetic.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/translate.smk"
 include: "workflow/rules/plan.smk"
 include: "workflow/rules/report.smk"
 

@@ -130,6 +130,24 @@ def _semantic_errors(config: dict) -> list[tuple[str, str]]:
             errors.append((key, "progressive modality learning needs model: nat"))
         elif layer >= decoder_layers:
             errors.append((key, f"must be below the last decoder layer ({decoder_layers})"))
+    return errors + _translation_errors(config)
+
+
+def _translation_errors(config: dict) -> list[tuple[str, str]]:
+    study = config["translation"]
+    errors = []
+    for name, size in study["sizes"].items():
+        if size["d_model"] % size["heads"]:
+            errors.append((f"translation.sizes.{name}.heads", "must divide d_model"))
+    gpus = config["resources"].get("translate_train", config["resources"]["default"])["gpu"]
+    for name, experiment in study["experiments"].items():
+        if experiment["size"] not in study["sizes"]:
+            errors.append((f"translation.experiments.{name}.size",
+                           f"{experiment['size']!r} is not one of translation.sizes ({', '.join(study['sizes'])})"))
+        update_freq = {**study["train"], **experiment.get("train", {})}["update_freq"]
+        if gpus > 1 and update_freq % gpus:
+            errors.append((f"translation.experiments.{name}.train.update_freq",
+                           f"{update_freq} must be a multiple of resources.translate_train.gpu ({gpus})"))
     return errors
 
 

@@ -61,6 +61,13 @@ def test_smoke_pipeline_produces_report(repo, tmp_path):
         assert (reports / "tables" / f"{name}.tex").read_text().count("\\toprule") == 1
     for ext in ("pdf", "png", "csv"):
         assert (reports / "figures" / f"figure2.{ext}").stat().st_size > 0
+    # Table 3: every translation experiment of the smoke config that the paper's table names has a score.
+    table3 = list(csv.DictReader((reports / "tables" / "table3.csv").open()))
+    reproduced = {r["row"]: r["reproduced"] for r in table3}
+    assert reproduced["Transformer base"] and reproduced["DAT (Joint-Viterbi)"] and reproduced["CTC"]
+    scores = json.loads((work / "results" / "smoke" / "multi30k_en_de" / "ar" / "test_2016_flickr.main.scores.json").read_text())
+    assert scores["bleu_signature"].startswith("nrefs:1|case:mixed") and scores["sentences"] == 1000
+    assert len(scores["training"]["averaged_steps"]) == 2  # translation.validate.keep_best in smoke.yaml
     # The references are valid targets by construction: the DATA column must read 100.
     data = [r for r in csv.DictReader((reports / "tables" / "table2.csv").open()) if r["column"] == "DATA"]
     assert [r["reproduced"] for r in data] == ["100.0", "100.0"]

@@ -17,13 +17,18 @@ def runs_by_name(plan):
 
 def test_smoke_plan_counts_every_run(repo):
     plan = cost_plan(load_config([repo / "config" / "config.yaml", repo / "config" / "smoke.yaml"]))
-    [item] = plan["items"]
-    assert item["paper"] == "Tables 1-2, Figure 2" and item["study"] == "synthetic"
+    synthetic, translation = plan["items"]
+    assert synthetic["paper"] == "Tables 1-2, Figure 2" and synthetic["study"] == "synthetic"
     runs = runs_by_name(plan)
-    assert sorted(runs) == ["ar", "nar", "nar_pml"]
+    assert sorted(r["experiment"] for r in synthetic["runs"]) == ["ar", "nar", "nar_pml"]
     assert runs["nar"]["tokens"] == 30 * 1024 and runs["nar"]["devices"] == 1
     assert runs["nar"]["device_hours"] == pytest.approx(30 * 1024 / 9500 / 3600)
-    assert plan["runs"] == 3 and plan["tokens"] == sum(r["tokens"] for r in runs.values())
+    # Translation: one run per benchmark and experiment.
+    config = load_config([repo / "config" / "config.yaml", repo / "config" / "smoke.yaml"])
+    experiments = config["translation"]["experiments"]
+    assert sorted(r["experiment"] for r in translation["runs"]) == sorted(f"multi30k_en_de/{e}" for e in experiments)
+    assert runs["multi30k_en_de/ar"]["tokens"] == 10 * 2048
+    assert plan["runs"] == 3 + len(experiments) and plan["tokens"] == sum(r["tokens"] for r in runs.values())
 
 
 def test_update_freq_and_gpus_scale_tokens_and_wall_time(repo):
@@ -54,6 +59,8 @@ def test_cli_prints_paper_scale_and_writes_json_for_the_report(repo, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "Tables 1-2, Figure 2" in run.stdout and "A100 GPU-hours" in run.stdout
     plan = json.loads(out.read_text())
-    assert plan["scale"] == "paper" and plan["runs"] == 3
+    config = load_config([repo / "config" / "config.yaml", repo / "config" / "paper.yaml"])
+    translation_runs = len(config["translation"]["benchmarks"]) * len(config["translation"]["experiments"])
+    assert plan["scale"] == "paper" and plan["runs"] == 3 + translation_runs
     tex = plan_tex({"Paper scale": plan})
-    assert "Tables 1-2, Figure 2 & synthetic & 3 &" in tex and "Total & & 3 &" in tex
+    assert "Tables 1-2, Figure 2 & synthetic & 3 &" in tex and f"Total & & {3 + translation_runs} &" in tex

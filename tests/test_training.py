@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffglat.cli import synthetic_loss
+from diffglat.cli.synthetic import synthetic_loss
 from diffglat.decoding import ar_greedy, nat_argmax
 from diffglat.training import Preempted, Trainer, TrainSettings, load_checkpoint, seed_everything
 from diffglat.training import checkpoint as checkpoint_module

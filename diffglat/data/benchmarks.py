@@ -49,13 +49,17 @@ def preparation_inputs(config: dict, name: str) -> list:
 
 
 def selected_benchmarks(config: dict) -> list[str]:
-    """The benchmarks this run prepares (config `prepare.benchmarks`), each checked to exist."""
-    names = config["prepare"]["benchmarks"]
-    for i, name in enumerate(names):
-        if name not in config["benchmarks"]:
-            raise ConfigError(f"prepare.benchmarks[{i}]: no benchmark {name!r} in `benchmarks` "
-                              f"(known: {', '.join(sorted(config['benchmarks']))})")
-    return list(names)
+    """The benchmarks this run prepares: `prepare.benchmarks` and those `translation.benchmarks`
+    trains on, each checked to exist in the registry."""
+    selected = []
+    for key in ("prepare", "translation"):
+        for i, name in enumerate(config[key]["benchmarks"]):
+            if name not in config["benchmarks"]:
+                raise ConfigError(f"{key}.benchmarks[{i}]: no benchmark {name!r} in `benchmarks` "
+                                  f"(known: {', '.join(sorted(config['benchmarks']))})")
+            if name not in selected:
+                selected.append(name)
+    return selected
 
 
 def _find(prefix: str, lang: str, key: str, entry: dict, paths: dict) -> Path:

@@ -1,8 +1,8 @@
 """What a config's training costs, per item of the paper: runs, device-hours and tokens.
 
-A study is a config section with `train` and `experiments` (so far `synthetic`; one added later
-is planned the same way); each experiment is one training run of max_steps updates of
-max_tokens x update_freq target tokens. Device-hours divide a run's tokens by one device's
+A study is a config section with `train` and `experiments` (`synthetic`, `translation`; one
+added later is planned the same way); each experiment is one training run of max_steps updates
+of max_tokens x update_freq target tokens, on each of the study's `benchmarks` if it has them. Device-hours divide a run's tokens by one device's
 throughput (`plan.tokens_per_second`, per study, else its `default`); the wall-clock hours
 divide them further by the GPUs the study's `<study>_train` resources give the run.
 Batches are filled up to max_tokens, so the tokens are an upper bound.
@@ -16,6 +16,14 @@ def studies(config: dict) -> dict[str, dict]:
             if isinstance(section, dict) and {"train", "experiments"} <= set(section)}
 
 
+def run_cost(name: str, train: dict, throughput: float, devices: int) -> dict:
+    tokens_per_step = train["max_tokens"] * train["update_freq"]
+    tokens = train["max_steps"] * tokens_per_step
+    device_hours = tokens / throughput / 3600
+    return {"experiment": name, "steps": train["max_steps"], "tokens_per_step": tokens_per_step, "tokens": tokens,
+            "devices": devices, "device_hours": device_hours, "wall_hours": device_hours / devices}
+
+
 def cost_plan(config: dict) -> dict:
     plan = config["plan"]
     items = []
@@ -24,14 +32,10 @@ def cost_plan(config: dict) -> dict:
         devices = max(resources["gpu"], 1)
         throughput = plan["tokens_per_second"].get(study, plan["tokens_per_second"]["default"])
         runs = []
-        for experiment, settings in section["experiments"].items():
-            train = {**section["train"], **settings.get("train", {})}
-            tokens_per_step = train["max_tokens"] * train["update_freq"]
-            tokens = train["max_steps"] * tokens_per_step
-            device_hours = tokens / throughput / 3600
-            runs.append({"experiment": experiment, "steps": train["max_steps"], "tokens_per_step": tokens_per_step,
-                         "tokens": tokens, "devices": devices, "device_hours": device_hours,
-                         "wall_hours": device_hours / devices})
+        for benchmark in section.get("benchmarks", [None]):
+            for experiment, settings in section["experiments"].items():
+                runs.append(run_cost(f"{benchmark}/{experiment}" if benchmark else experiment,
+                                     {**section["train"], **settings.get("train", {})}, throughput, devices))
         items.append({"paper": plan["paper_items"].get(study, f"{study} study"), "study": study,
                       "tokens_per_second": throughput, "runs": runs,
                       "tokens": sum(r["tokens"] for r in runs), "device_hours": sum(r["device_hours"] for r in runs)})

@@ -8,6 +8,11 @@ leaves either the previous or the new checkpoint, never half of one.
 Preemption: SIGTERM (what SLURM sends at a time limit or preemption) or SIGUSR1 make the loop
 finish its step, write `last.pt` and raise Preempted; rerunning the same command resumes.
 
+Validation (optional): every `validate_every` steps a `validator(model) -> score` (e.g. BLEU
+on the validation set) runs on rank 0; the model weights of the `keep_best` best-scoring steps
+are kept as `checkpoints/best/step<N>.pt` for checkpoint averaging, and every score is written
+to `valid_log.csv`.
+
 Data parallelism (see distributed.py): every process trains on its own shard of each epoch's
 batches; an update sums `update_freq` micro-batches over all processes together, so the batch
 per update is the same on one device or many.
@@ -32,12 +37,14 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..data.batching import token_batches
+from ..io import atomic_write_text
 from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
 
 LOG_COLUMNS = ["step", "loss", "lr", "tokens_per_s", "elapsed_s"]
 # Settings that may change between a checkpoint and its resumption without invalidating it.
 RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "log_every")
+VALID_COLUMNS = ["step", "score", "seconds"]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
 
 
@@ -99,7 +106,8 @@ class Trainer:
     """
 
     def __init__(self, model, loss_fn, dataset, settings: TrainSettings, out_dir: str | Path,
-                 device: torch.device, fingerprint: str, show_progress: bool = True):
+                 device: torch.device, fingerprint: str, show_progress: bool = True,
+                 validator: Callable | None = None, validate_every: int = 0, keep_best: int = 1):
         self.model, self.loss_fn, self.dataset, self.settings = model.to(device), loss_fn, dataset, settings
         self.device, self.fingerprint = device, fingerprint
         self.out_dir = Path(out_dir)
@@ -111,6 +119,8 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, inverse_sqrt(settings.warmup_steps))
         self.step, self.epoch, self.batch_in_epoch, self.elapsed = 0, 0, 0, 0.0
         self.last_stats: dict = {}
+        self.validator, self.validate_every, self.keep_best = validator, validate_every, keep_best
+        self.validations: list[dict] = []  # {"step", "score", "seconds"} of every validation so far
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         if settings.update_freq % self.world_size:
             raise ValueError(f"train.update_freq ({settings.update_freq}) must be a multiple of the number of "
@@ -129,6 +139,7 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "elapsed": self.elapsed, "fingerprint": self.fingerprint, "last_stats": self.last_stats,
+            "validations": self.validations,
         }
 
     def save(self) -> None:
@@ -157,6 +168,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.elapsed, self.last_stats = state["elapsed"], state["last_stats"]
+        self.validations = state.get("validations", [])
         if self.rank == 0:
             self._truncate_log()
             print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
@@ -174,6 +186,40 @@ class Trainer:
         tmp = self.log_path.with_name(self.log_path.name + ".tmp")
         tmp.write_text(buffer.getvalue())
         tmp.replace(self.log_path)
+
+    # ---- validation and the best checkpoints --------------------------------------------------
+    @property
+    def best_dir(self) -> Path:
+        return self.out_dir / "checkpoints" / "best"
+
+    def best_steps(self) -> list[int]:
+        """Steps of the keep_best highest validation scores (the later step wins a tie)."""
+        ranked = sorted(self.validations, key=lambda v: (v["score"], v["step"]), reverse=True)
+        return [v["step"] for v in ranked[: self.keep_best]]
+
+    def validate(self) -> None:
+        """Score the model (rank 0), keep its weights if among the best, drop the ones that fell out."""
+        if self.rank != 0:
+            return
+        start = time.perf_counter()
+        self.model.eval()
+        with torch.no_grad():
+            score = float(self.validator(self.model))
+        self.model.train()
+        self.validations.append({"step": self.step, "score": score, "seconds": time.perf_counter() - start})
+        best = self.best_steps()
+        if self.step in best:
+            save_atomic({k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                        self.best_dir / f"step{self.step}.pt")
+        for path in self.best_dir.glob("step*.pt"):
+            if int(path.stem[4:]) not in best:
+                path.unlink()
+        rows = "".join(f"{v['step']},{v['score']:.4f},{v['seconds']:.1f}\n" for v in self.validations)
+        atomic_write_text(self.out_dir / "valid_log.csv", ",".join(VALID_COLUMNS) + "\n" + rows)
+
+    def best_checkpoints(self) -> list[Path]:
+        """The kept weights, best first."""
+        return [self.best_dir / f"step{step}.pt" for step in self.best_steps()]
 
     # ---- the loop ----------------------------------------------------------------------------
     def epoch_batches(self) -> list[np.ndarray]:
@@ -262,6 +308,9 @@ class Trainer:
                         log_file.flush()
                         progress.set_postfix(loss=f"{self.last_stats['loss']:.3f}")
                         window_tokens, window_start = 0.0, now
+                    if self.validator is not None and (self.step % self.validate_every == 0
+                                                       or self.step == self.settings.max_steps):
+                        self.validate()
                     if self.stopping:
                         break
                     if self.step % self.settings.checkpoint_every == 0:

@@ -17,3 +17,18 @@ def config_stamp(*sections):
     for key in sections:
         node = node[key]
     return section_hash(node)
+
+
+def test_set(benchmark):
+    """The benchmark's first test set: the paper's."""
+    return next(iter(config["benchmarks"][benchmark]["test"]))
+
+
+def translation_scores():
+    """Every scores file the config implies: benchmarks x experiments x decoding variants."""
+    return [
+        f"{RESULTS}/{benchmark}/{experiment}/{test_set(benchmark)}.{variant}.scores.json"
+        for benchmark in config["translation"]["benchmarks"]
+        for experiment in sorted(config["translation"]["experiments"])
+        for variant in ["main", *config["translation"]["experiments"][experiment].get("decode_variants", {})]
+    ]

@@ -11,10 +11,11 @@ rule report:
         stats=rules.synthetic_data.output.stats,
         scores=expand(rules.synthetic_evaluate.output.scores, experiment=SYNTHETIC_EXPERIMENTS),
         data_stats=expand(rules.prepare.output.stats, benchmark=PREPARED_BENCHMARKS),
+        translation=translation_scores(),
         plan=rules.plan.output,
     output:
         pdf=f"{REPORTS}/diffglat-report.pdf",
-        tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2], ext=["csv", "tex"]),
+        tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2, 3], ext=["csv", "tex"]),
         data_stats=f"{REPORTS}/tables/data_stats.csv",
         figures=expand(f"{REPORTS}/figures/figure2.{{ext}}", ext=["pdf", "png", "csv"]),
     params:

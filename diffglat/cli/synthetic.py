@@ -1,38 +1,24 @@
-"""`diffglat <subcommand>`: every pipeline step, callable by hand and by Snakemake.
-
-This is the only module that ties the stages (data, models, losses, decoding, training, metrics,
-report) together. Every subcommand takes `--config FILE [FILE ...]`, merged in order.
-"""
+"""`diffglat synthetic data|train|evaluate`: the four-modality study (paper §2.2, appendix A)."""
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, load_config, section_hash
-from .data import synthetic as syn
-from .data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark
-from .data.prepare import prepare_benchmark
-from .decoding import ar_greedy, nat_argmax
-from .io import atomic_write_json, atomic_write_text
-from .losses import LayerwiseCrossEntropy
-from .metrics.synthetic import closest_target_scores, reference_token_accuracy
-from .models import build_model
-from .provenance import provenance
-from .training import (Preempted, Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device,
-                       seed_everything)
-from .training.plan import cost_plan, format_plan
-from .training.trainer import RESUMABLE_CHANGES
+from ..config import ConfigError, section_hash
+from ..data import synthetic as syn
+from ..decoding import ar_greedy, nat_argmax
+from ..io import atomic_write_json, atomic_write_text
+from ..losses import LayerwiseCrossEntropy
+from ..metrics.synthetic import closest_target_scores, reference_token_accuracy
+from ..models import build_model
+from ..provenance import provenance
+from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
+from ..training.trainer import RESUMABLE_CHANGES
 
 EVAL_BATCH_SIZE = 250
-# Exit status of a training run stopped by SIGTERM/SIGUSR1 after writing its checkpoint
-# (sysexits' EX_TEMPFAIL: try again). Snakemake counts it as a failure, so a retry or a SLURM
-# requeue runs the same command, which resumes.
-EXIT_PREEMPTED = 75
 
 
 # ---- paths: one place that says where each step reads and writes ---------------------------------
@@ -183,89 +169,3 @@ def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
     })
     final = scores[final_layer]
     print(f"{experiment} {split_name}: token acc {final['token_accuracy']:.1f}, seq acc {final['sequence_accuracy']:.1f}")
-
-
-# ---- machine-translation data ------------------------------------------------------------------
-def prepare(config: dict, benchmark: str, threads: int) -> None:
-    """Every file is found (else a ConfigError naming its key) before any work starts."""
-    resolved = resolve_benchmark(config, benchmark)
-    settings = config["prepare"]
-    record = {"config_hash": section_hash(preparation_inputs(config, benchmark)), "provenance": provenance()}
-    out = prepared_dir(config, benchmark)
-    stats = prepare_benchmark(resolved, out, settings["seed"], settings["bpe_sample"], settings["dat_upsample"],
-                              threads, record)
-    pairs = ", ".join(f"{split} {s['pairs']:,}" for split, s in stats["splits"].items())
-    print(f"prepared {benchmark} in {stats['seconds']:.0f}s: {pairs} pairs, "
-          f"vocabulary {stats['vocabulary']['size']:,} -> {out}")
-
-
-# ---- cost plan ------------------------------------------------------------------------------
-def plan(config: dict, json_path: str | None) -> None:
-    result = cost_plan(config)
-    print(format_plan(result))
-    if json_path:
-        atomic_write_json(json_path, {**result, "config_hash": section_hash(config), "provenance": provenance()})
-
-
-# ---- entry point ----------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="diffglat", description=__doc__.split("\n")[0])
-    config_args = argparse.ArgumentParser(add_help=False)
-    config_args.add_argument("--config", "--configfile", dest="config", nargs="+", required=True, metavar="FILE",
-                             help="config YAML files, merged in order (later ones override)")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    synthetic = commands.add_parser("synthetic", help="the four-modality study of paper §2.2 / appendix A")
-    steps = synthetic.add_subparsers(dest="step", required=True)
-    steps.add_parser("data", parents=[config_args], help="generate train/valid/test pairs and stats.json")
-    for name, text in (("train", "train one experiment (resumes from its last checkpoint)"),
-                       ("evaluate", "decode a split and score it against the closest valid target")):
-        step = steps.add_parser(name, parents=[config_args], help=text)
-        step.add_argument("--experiment", required=True, help="a key of synthetic.experiments")
-        if name == "evaluate":
-            step.add_argument("--split", default="test", choices=("valid", "test"))
-
-    prepare_parser = commands.add_parser("prepare", parents=[config_args],
-                                         help="normalise, BPE and binarise one translation benchmark")
-    prepare_parser.add_argument("--benchmark", required=True, help="a key of benchmarks")
-    prepare_parser.add_argument("--threads", type=int, default=1, help="worker processes and BPE threads")
-
-    plan_parser = commands.add_parser("plan", parents=[config_args],
-                                      help="training runs, device-hours and tokens the config implies, per paper item")
-    plan_parser.add_argument("--json", metavar="FILE", help="also write the plan to this JSON file (the report reads it)")
-
-    report = commands.add_parser("report", parents=[config_args], help="tables, figures and the PDF from result files")
-    report.add_argument("--no-pdf", action="store_true", help="write tables and figures but skip LaTeX")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        config = load_config(args.config)
-        if args.command == "synthetic":
-            if args.step == "data":
-                synthetic_data(config)
-            elif args.step == "train":
-                synthetic_train(config, args.experiment)
-            else:
-                synthetic_evaluate(config, args.experiment, args.split)
-        elif args.command == "prepare":
-            prepare(config, args.benchmark, args.threads)
-        elif args.command == "plan":
-            plan(config, args.json)
-        elif args.command == "report":
-            from .report import build_report
-
-            build_report(config, pdf=not args.no_pdf)
-    except (ConfigError, FileNotFoundError, ValueError) as err:
-        print(f"diffglat: error: {err}", file=sys.stderr)
-        return 2
-    except Preempted as err:
-        print(f"diffglat: {err}", file=sys.stderr)
-        return EXIT_PREEMPTED
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,206 @@
+"""`diffglat translate train|evaluate`: the machine-translation study (paper §4, Tables 3-9).
+
+One experiment = model family + size + loss + decoding (config `translation.experiments`).
+Training validates every `translation.validate.every` steps by BLEU on the first
+`validate.sentences` validation pairs and keeps the best `validate.keep_best` checkpoints; the
+final model is their average (the paper averages the best 5). Evaluation decodes the benchmark's
+first test set (the paper's) with one named decoding variant and scores the detokenised output
+with sacreBLEU, next to a copy-the-source baseline on the same references.
+
+  results/<benchmark>/<experiment>/model.pt                 averaged weights + training record
+  results/<benchmark>/<experiment>/<testset>.<variant>.hyp  detokenised hypotheses, one per line
+  results/<benchmark>/<experiment>/<testset>.<variant>.scores.json
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import ConfigError, section_hash
+from ..data.batching import length_filter
+from ..data.benchmarks import prepared_dir
+from ..data.bpe import BPE
+from ..data.dictionary import Dictionary
+from ..data.indexed import ParallelDataset, load_split
+from ..data.text import detokenise
+from ..decoding import generate
+from ..io import atomic_write_json, atomic_write_text
+from ..losses import build_criterion
+from ..metrics.mt import corpus_scores
+from ..models import MODELS, build_model
+from ..provenance import provenance
+from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
+from ..training.checkpoint import average_checkpoints
+from ..training.trainer import RESUMABLE_CHANGES
+
+MAIN_VARIANT = "main"
+
+
+# ---- what an experiment is --------------------------------------------------------------------
+def result_dir(config: dict, benchmark: str, experiment: str) -> Path:
+    return Path(config["paths"]["results"]) / benchmark / experiment
+
+
+def experiment_spec(config: dict, experiment: str) -> dict:
+    """Everything one experiment needs, its defaults filled in from the `translation` section."""
+    study = config["translation"]
+    if experiment not in study["experiments"]:
+        raise ConfigError(f"translation.experiments has no experiment {experiment!r}; known: {sorted(study['experiments'])}")
+    exp = study["experiments"][experiment]
+    decode = {**study["decode"], **exp.get("decode", {})}
+    return {
+        "model": exp["model"],
+        "model_config": {**study["sizes"][exp["size"]], **exp.get("model_args", {})},
+        "train": {**study["train"], **exp.get("train", {})},
+        "loss": {**study["loss"], **exp.get("loss", {})},
+        "decode": {MAIN_VARIANT: decode, **{name: {**decode, **overrides}
+                                            for name, overrides in exp.get("decode_variants", {}).items()}},
+        "validate": {**study["validate"], "decode": {**decode, **study["validate"]["decode"]}},
+    }
+
+
+def decode_settings(spec: dict, experiment: str, variant: str) -> dict:
+    if variant not in spec["decode"]:
+        raise ConfigError(f"translation.experiments.{experiment} has no decoding variant {variant!r}; "
+                          f"known: {sorted(spec['decode'])}")
+    return spec["decode"][variant]
+
+
+def make_model(spec: dict, experiment: str, vocab_size: int, pad: int):
+    try:
+        return build_model(spec["model"], spec["model_config"], vocab_size, pad)
+    except TypeError as err:  # an unknown or missing constructor argument
+        raise ConfigError(f"translation.experiments.{experiment}.model_args (with size "
+                          f"{spec['model_config']}): {err}") from None
+
+
+def test_set(config: dict, benchmark: str) -> str:
+    """The benchmark's first test set: the one the paper reports."""
+    return next(iter(config["benchmarks"][benchmark]["test"]))
+
+
+# ---- data ------------------------------------------------------------------------------------
+def training_data(config: dict, benchmark: str, spec: dict) -> tuple[ParallelDataset, dict]:
+    """The train split without the pairs the length filter drops (for DAG models: targets the graph cannot hold)."""
+    entry = config["benchmarks"][benchmark]
+    dataset = load_split(prepared_dir(config, benchmark), "train", entry["source"], entry["target"])
+    dag_upsample = spec["model_config"]["upsample"] if getattr(MODELS[spec["model"]], "uses_dag", False) else None
+    keep, counts = length_filter(dataset.source.lengths, dataset.target.lengths, entry["max_length"],
+                                 entry["max_ratio"], dag_upsample)
+    return ParallelDataset(dataset.source, dataset.target, dataset.dictionary, np.flatnonzero(keep)), counts
+
+
+def read_lines(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def translate(model, kind: str, dataset: ParallelDataset, settings: dict, bpe: BPE, target_lang: str,
+              device, limit: int | None = None) -> list[str]:
+    """Detokenised hypotheses for the first `limit` pairs (all by default), in order.
+
+    Sentences are decoded in batches of similar source length (less padding), then put back in order.
+    """
+    count = len(dataset) if limit is None else min(limit, len(dataset))
+    order = np.argsort(dataset.source.lengths[dataset.indices[:count]], kind="stable")
+    hypotheses: list[str] = [""] * count
+    for begin in range(0, count, settings["batch_size"]):
+        positions = order[begin: begin + settings["batch_size"]]
+        src = dataset.collate(positions)["src"].to(device)
+        tokens = generate(kind, model, src, settings).cpu().tolist()
+        for position, ids in zip(positions, tokens):
+            hypotheses[position] = detokenise(bpe.decode(ids), target_lang)
+    return hypotheses
+
+
+# ---- training ----------------------------------------------------------------------------------
+def translate_train(config: dict, benchmark: str, experiment: str) -> None:
+    spec = experiment_spec(config, experiment)
+    entry = config["benchmarks"][benchmark]
+    settings = TrainSettings(**spec["train"])
+    folder = prepared_dir(config, benchmark)
+    dataset, filtered = training_data(config, benchmark, spec)
+    dictionary = dataset.dictionary
+    bpe = BPE(folder / "spm.model")
+    valid = load_split(folder, "valid", entry["source"], entry["target"])
+    valid_refs = read_lines(folder / f"valid.{entry['target']}")
+
+    device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
+    rank, _, processes = distributed.world()
+    seed_everything(settings.seed)
+    model = make_model(spec, experiment, len(dictionary), dictionary.pad)
+    criterion = build_criterion(spec["model"], model, {"label_smoothing": settings.label_smoothing, **spec["loss"]})
+    validation = spec["validate"]
+
+    def validator(model) -> float:
+        hypotheses = translate(model, spec["model"], valid, validation["decode"], bpe, entry["target"], device,
+                               limit=validation["sentences"])
+        return corpus_scores(hypotheses, valid_refs[: len(hypotheses)], entry["target"])["bleu"]
+
+    shaping = {k: v for k, v in spec["train"].items() if k not in RESUMABLE_CHANGES}
+    fingerprint = section_hash({"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping},
+                                "processes": processes})
+    out = result_dir(config, benchmark, experiment)
+    distributed.join(device)
+    try:
+        trainer = Trainer(model, criterion, dataset, settings, out, device, fingerprint, validator=validator,
+                          validate_every=validation["every"], keep_best=validation["keep_best"])
+        last_stats = trainer.train()
+    finally:
+        distributed.leave()
+    if rank != 0:
+        return
+    best = trainer.best_checkpoints()
+    save_atomic({
+        "kind": spec["model"], "model_config": spec["model_config"], "vocab_size": len(dictionary),
+        "state_dict": average_checkpoints(best),
+        "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
+                     "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
+                     "device": device.type, "processes": processes, "train_pairs": len(dataset),
+                     "length_filter": filtered, "validations": trainer.validations,
+                     "averaged_steps": [int(p.stem[4:]) for p in best]},
+    }, out / "model.pt")
+    print(f"trained {benchmark}/{experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s; averaged steps "
+          f"{[int(p.stem[4:]) for p in best]} (best valid BLEU {max(v['score'] for v in trainer.validations):.2f})")
+
+
+# ---- evaluation ----------------------------------------------------------------------------------
+def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: str) -> None:
+    spec = experiment_spec(config, experiment)
+    settings = decode_settings(spec, experiment, variant)
+    entry = config["benchmarks"][benchmark]
+    folder = prepared_dir(config, benchmark)
+    out = result_dir(config, benchmark, experiment)
+    checkpoint = load_checkpoint(out / "model.pt")
+    device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
+    model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], Dictionary.pad)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device).eval()
+
+    split = test_set(config, benchmark)
+    dataset = load_split(folder, split, entry["source"], entry["target"])
+    references = read_lines(folder / f"{split}.{entry['target']}")
+    sources = read_lines(folder / f"{split}.{entry['source']}")
+    start = time.perf_counter()
+    with torch.no_grad():
+        hypotheses = translate(model, checkpoint["kind"], dataset, settings, BPE(folder / "spm.model"),
+                               entry["target"], device)
+    seconds = time.perf_counter() - start
+    scores = corpus_scores(hypotheses, references, entry["target"])
+    atomic_write_text(out / f"{split}.{variant}.hyp", "".join(h + "\n" for h in hypotheses))
+    atomic_write_json(out / f"{split}.{variant}.scores.json", {
+        "study": "translation", "benchmark": benchmark, "experiment": experiment, "variant": variant,
+        "model": checkpoint["kind"], "test_set": split, "source": entry["source"], "target": entry["target"],
+        "sentences": len(hypotheses), **scores,
+        # The floor every real model must clear: the source sentence offered as its own translation.
+        "copy_source": corpus_scores(sources, references, entry["target"]),
+        "decode": settings, "decode_seconds": seconds,
+        "training": checkpoint["training"],
+        "config": {"name": config["name"], "scale": config["scale"], "hash": section_hash(config["translation"])},
+        "provenance": provenance(device.type),
+    })
+    print(f"{benchmark}/{experiment} [{variant}] {split}: BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f} "
+          f"({scores['bleu_signature']})")

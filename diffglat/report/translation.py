@@ -1,0 +1,92 @@
+"""Translation tables: the paper's rows beside ours, read from `<testset>.<variant>.scores.json` files.
+
+A paper table is a list of rows in paper_numbers.yaml, each naming the experiment (and decoding
+variant) of ours that reproduces it; `columns` maps each of our benchmarks to the paper column it
+stands in for. A row whose result file is missing shows "not run".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .tables import Cell, fmt, latex_escape
+
+MAIN_VARIANT = "main"
+
+
+def scores_path(config: dict, benchmark: str, experiment: str, variant: str) -> Path:
+    test_set = next(iter(config["benchmarks"][benchmark]["test"]))  # the paper's test set comes first
+    return Path(config["paths"]["results"]) / benchmark / experiment / f"{test_set}.{variant}.scores.json"
+
+
+def collect_translation(config: dict) -> dict[tuple[str, str, str], dict]:
+    """(benchmark, experiment, variant) -> scores, for every result file the config implies that exists."""
+    found = {}
+    study = config["translation"]
+    for benchmark in study["benchmarks"]:
+        for experiment, spec in study["experiments"].items():
+            for variant in [MAIN_VARIANT, *spec.get("decode_variants", {})]:
+                path = scores_path(config, benchmark, experiment, variant)
+                if path.is_file():
+                    found[(benchmark, experiment, variant)] = json.loads(path.read_text(encoding="utf-8"))
+    return found
+
+
+def table_rows(paper_table: dict) -> list[dict]:
+    return paper_table["rows"] + paper_table.get("extra_rows", [])
+
+
+def bleu_cells(number: str, paper_table: dict, columns: dict, results: dict, config: dict) -> list[Cell]:
+    """One cell per (row, our benchmark): the paper's BLEU in the column it stands in for, ours."""
+    cells = []
+    for row in table_rows(paper_table):
+        for benchmark in config["translation"]["benchmarks"]:
+            column = columns.get(benchmark)
+            paper = row.get("paper", {}).get(column)
+            scores = results.get((benchmark, row["experiment"], row.get("variant", MAIN_VARIANT)))
+            cells.append(Cell(number, row["row"], f"{benchmark} (paper: {column or 'no column'})",
+                              fmt(paper, 2), fmt(scores["bleu"] if scores else None, 2), config["scale"]))
+    return cells
+
+
+def signature(results: dict) -> str:
+    signatures = sorted({s["bleu_signature"] for s in results.values()})
+    return "; ".join(signatures) if signatures else "no results"
+
+
+def bleu_table_tex(number: str, paper_table: dict, columns: dict, results: dict, config: dict, caption: str) -> str:
+    """Model | Iter. | per benchmark: Paper, Ours BLEU, Ours chrF | training cost; then the copy-source floor."""
+    benchmarks = config["translation"]["benchmarks"]
+    spec = "ll" + "rrr" * len(benchmarks) + "r"
+    header = " & ".join(f"\\multicolumn{{3}}{{c}}{{{latex_escape(b)} (paper: {latex_escape(columns.get(b, '--'))})}}"
+                        for b in benchmarks)
+    rules = " ".join(f"\\cmidrule(lr){{{3 + 3 * i}-{5 + 3 * i}}}" for i in range(len(benchmarks)))
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small", f"\\begin{{tabular}}{{{spec}}}", r"\toprule",
+             f"Model & Iter. & {header} & Training \\\\", rules,
+             " & ".join(["", ""] + ["Paper & BLEU & chrF"] * len(benchmarks) + ["steps / min"]) + r" \\", r"\midrule"]
+    extra = paper_table.get("extra_rows", [])
+    for row in table_rows(paper_table):
+        if extra and row is extra[0]:
+            lines.append(r"\midrule")
+        values, cost = [], "--"
+        for benchmark in benchmarks:
+            scores = results.get((benchmark, row["experiment"], row.get("variant", MAIN_VARIANT)))
+            paper = row.get("paper", {}).get(columns.get(benchmark))
+            if scores is None:
+                values += [fmt(paper, 2) or "--", r"\multicolumn{2}{c}{\textit{not run}}"]
+                continue
+            values += [fmt(paper, 2) or "--", fmt(scores["bleu"], 2), fmt(scores["chrf"], 1)]
+            t = scores["training"]
+            cost = f"{t['steps']:,} / {t['wall_seconds'] / 60:.0f}"
+        lines.append(f"{latex_escape(row['row'])} & {row.get('iterations', '')} & " + " & ".join(values) + f" & {cost} \\\\")
+    copies = []
+    for benchmark in benchmarks:
+        any_scores = next((s for (b, _, _), s in results.items() if b == benchmark), None)
+        copies += ["--", fmt(any_scores["copy_source"]["bleu"], 2) if any_scores else "--",
+                   fmt(any_scores["copy_source"]["chrf"], 1) if any_scores else "--"]
+    lines += [r"\midrule", "Copy the source & -- & " + " & ".join(copies) + r" & -- \\"]
+    lines += [r"\bottomrule", r"\end{tabular}",
+              f"\\caption{{{caption} sacreBLEU signature: \\texttt{{{latex_escape(signature(results))}}}.}}",
+              f"\\label{{tab:table{number}}}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

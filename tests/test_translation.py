@@ -1,0 +1,119 @@
+"""The translation study's pieces: validation-driven checkpoint keeping and averaging, scoring, config checks."""
+
+import copy
+import csv
+
+import pytest
+import torch
+
+from diffglat.config import ConfigError, load_config, validate
+from diffglat.metrics.mt import corpus_scores
+from diffglat.training import Trainer, TrainSettings, load_checkpoint, seed_everything
+from diffglat.training.checkpoint import average_checkpoints, save_atomic
+from diffglat.cli.synthetic import synthetic_loss
+
+from helpers import tiny_dataset, tiny_model
+
+SETTINGS = dict(max_tokens=96, lr=1e-3, warmup_steps=4, clip_norm=1.0, weight_decay=0.0,
+                label_smoothing=0.1, checkpoint_every=2, log_every=1, seed=5)
+
+
+class ScriptedValidator:
+    """Returns the next score of a script and remembers the model's weights at each call."""
+
+    def __init__(self, scores):
+        self.scores, self.weights = list(scores), []
+
+    def __call__(self, model):
+        self.weights.append({k: v.clone() for k, v in model.state_dict().items()})
+        return self.scores.pop(0)
+
+
+def make_trainer(out_dir, max_steps, validator, keep_best):
+    dataset, _, d = tiny_dataset(64)
+    seed_everything(5)
+    model = tiny_model("nat", d)
+    loss = synthetic_loss({"model": "nat"}, 2, 0.1, d.pad)
+    return Trainer(model, loss, dataset, TrainSettings(max_steps=max_steps, **SETTINGS), out_dir, torch.device("cpu"),
+                   "f", show_progress=False, validator=validator, validate_every=2, keep_best=keep_best)
+
+
+def test_the_best_checkpoints_by_validation_score_are_kept(tmp_path):
+    validator = ScriptedValidator([1.0, 5.0, 3.0, 4.0, 2.0])  # steps 2, 4, 6, 8, 10
+    trainer = make_trainer(tmp_path, 10, validator, keep_best=2)
+    trainer.train()
+    assert trainer.best_steps() == [4, 8]
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "best").iterdir()) == ["step4.pt", "step8.pt"]
+    kept = load_checkpoint(tmp_path / "checkpoints" / "best" / "step8.pt")
+    assert all(torch.equal(kept[k], validator.weights[3][k]) for k in kept)
+    rows = list(csv.DictReader((tmp_path / "valid_log.csv").open()))
+    assert [(int(r["step"]), float(r["score"])) for r in rows] == [(2, 1.0), (4, 5.0), (6, 3.0), (8, 4.0), (10, 2.0)]
+
+
+def test_validation_history_survives_a_resume(tmp_path):
+    make_trainer(tmp_path, 6, ScriptedValidator([1.0, 5.0, 3.0]), keep_best=2).train()
+    resumed = make_trainer(tmp_path, 10, ScriptedValidator([4.0, 2.0]), keep_best=2)
+    resumed.train()
+    assert [v["step"] for v in resumed.validations] == [2, 4, 6, 8, 10]
+    assert resumed.best_steps() == [4, 8]
+
+
+def test_checkpoint_average_is_the_elementwise_mean(tmp_path):
+    states = [{"w": torch.full((2, 3), float(i)), "count": torch.tensor(7 + i)} for i in (1, 2, 6)]
+    paths = []
+    for i, state in enumerate(states):
+        paths.append(tmp_path / f"s{i}.pt")
+        save_atomic(state, paths[-1])
+    average = average_checkpoints(paths)
+    assert torch.equal(average["w"], torch.full((2, 3), 3.0))
+    assert average["count"].item() == 8  # integer buffers come from the first (best) checkpoint
+    with pytest.raises(ValueError):
+        average_checkpoints([])
+
+
+def test_bleu_known_values():
+    perfect = corpus_scores(["Ein Mann läuft ."], ["Ein Mann läuft ."], "de")
+    assert perfect["bleu"] == pytest.approx(100.0) and perfect["chrf"] == pytest.approx(100.0)
+    # 4 hypothesis tokens, 2 reference tokens: all n-grams of the reference match, brevity is fine,
+    # so BLEU = geometric mean of the precisions 2/4, 1/3 and the smoothed 3- and 4-grams.
+    half = corpus_scores(["a b c d"], ["a b"], "en")
+    assert half["bleu_details"]["precisions"][:2] == pytest.approx([50.0, 100 / 3])
+    assert half["bleu"] < 50
+    assert "tok:13a" in half["bleu_signature"]
+    assert "tok:zh" in corpus_scores(["我们"], ["我们"], "zh")["bleu_signature"]
+    with pytest.raises(ValueError):
+        corpus_scores(["a"], ["a", "b"], "en")
+
+
+def default_config(repo):
+    return load_config([repo / "config" / "config.yaml"])
+
+
+def test_translation_config_errors_name_the_key(repo):
+    config = default_config(repo)
+    broken = copy.deepcopy(config)
+    broken["translation"]["experiments"]["ar"]["size"] = "huge"
+    broken["translation"]["sizes"]["base"]["heads"] = 3
+    with pytest.raises(ConfigError) as err:
+        validate(broken)
+    message = str(err.value)
+    assert "translation.experiments.ar.size" in message
+    assert "translation.sizes.base.heads" in message
+
+
+def test_every_scale_defines_every_size_its_experiments_use(repo):
+    for extra in ([], ["smoke.yaml"], ["paper.yaml"]):
+        config = load_config([repo / "config" / "config.yaml", *(repo / "config" / e for e in extra)])
+        study = config["translation"]
+        assert {e["size"] for e in study["experiments"].values()} <= set(study["sizes"])
+
+
+def test_translation_benchmarks_are_prepared_too(repo):
+    from diffglat.data.benchmarks import selected_benchmarks
+
+    config = default_config(repo)
+    config["prepare"]["benchmarks"] = ["news_mini_en_de"]
+    assert selected_benchmarks(config) == ["news_mini_en_de", "multi30k_en_de"]
+    config["translation"]["benchmarks"] = ["multi30k_en_de", "no_such"]
+    with pytest.raises(ConfigError, match=r"translation.benchmarks\[1\]"):
+        selected_benchmarks(config)

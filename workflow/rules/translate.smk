@@ -1,0 +1,59 @@
+# Machine translation (paper §4): one training job per (benchmark, experiment), one evaluation
+# job per decoding variant of it ("main" = the experiment's decode settings).
+
+TRANSLATION = config["translation"]
+TRANSLATION_EXPERIMENTS = sorted(TRANSLATION["experiments"])
+
+
+wildcard_constraints:
+    mt_experiment="|".join(TRANSLATION_EXPERIMENTS),
+    variant="[A-Za-z0-9_]+",
+    testset="[A-Za-z0-9_]+",
+
+
+rule translate_train:
+    input:
+        rules.prepare.output.stats,
+    output:
+        f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/model.pt",
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=lambda w: section_hash(
+            [TRANSLATION[k] for k in ("sizes", "train", "loss", "validate", "decode")]
+            + [TRANSLATION["experiments"][w.mt_experiment]]
+        ),
+        python=python_launcher(rule_resources("translate_train")["gpu"]),
+    log:
+        f"{RESULTS}/logs/translate_train_{{benchmark}}_{{mt_experiment}}.log",
+    threads: rule_resources("translate_train")["threads"]
+    resources:
+        mem_mb=rule_resources("translate_train")["mem_mb"],
+        runtime=rule_resources("translate_train")["runtime"],
+        gpu=rule_resources("translate_train")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "{params.python} -m diffglat translate train --config {params.config} --benchmark {wildcards.benchmark} "
+        "--experiment {wildcards.mt_experiment} > {log} 2>&1"
+
+
+rule translate_evaluate:
+    input:
+        rules.translate_train.output,
+    output:
+        scores=f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/{{testset}}.{{variant}}.scores.json",
+        hypotheses=f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/{{testset}}.{{variant}}.hyp",
+    params:
+        config=RESOLVED_CONFIG,
+    log:
+        f"{RESULTS}/logs/translate_evaluate_{{benchmark}}_{{mt_experiment}}_{{testset}}_{{variant}}.log",
+    threads: rule_resources("default")["threads"]
+    resources:
+        mem_mb=rule_resources("default")["mem_mb"],
+        runtime=rule_resources("default")["runtime"],
+        gpu=rule_resources("default")["gpu"],
+    conda:
+        "../envs/diffglat.yaml"
+    shell:
+        "python -m diffglat translate evaluate --config {params.config} --benchmark {wildcards.benchmark} "
+        "--experiment {wildcards.mt_experiment} --variant {wildcards.variant} > {log} 2>&1"
