@@ -33,9 +33,19 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else the machine type."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def hardware(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    text = f"{os.cpu_count()} CPU cores ({cpu}), {platform.system()} {platform.release()}"
+    text = f"{os.cpu_count()} CPU cores ({cpu_model()}, {platform.machine()}), {platform.system()} {platform.release()}"
     if device == "cuda":
         import torch
 

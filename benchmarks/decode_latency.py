@@ -1,0 +1,99 @@
+"""Decoding latency per sentence of every translation model, and its speedup over the AR Transformer.
+
+The paper (Table 3, appendix D) measures WMT14 En-De at batch 1 on a V100 (DAT 13.0x, DiffGLAT
+1 and 3 iterations 13.0x and 7.2x faster than AR 6-6 with beam search). This script measures the
+same comparison on this machine for the config's first translation benchmark (Multi30k En-De at
+CPU scale): batch 1 on the first --sentences test sentences, and batch 64 on the whole test set
+(NAR speedups shrink at large batches; Helcl et al. 2022). It uses each experiment's trained
+weights (results/<benchmark>/<experiment>/model.pt) when present, else fresh weights of the
+same architecture, which changes what an AR model outputs (and so how long it runs): the table
+says which. The speedup baseline is the `ar` experiment with its main (beam) decoding.
+
+    python benchmarks/decode_latency.py [--config config/config.yaml ...] [--sentences 100] [--threads 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from diffglat.cli.translation import experiment_spec, result_dir, test_set  # noqa: E402
+from diffglat.config import load_config  # noqa: E402
+from diffglat.data.benchmarks import prepared_dir  # noqa: E402
+from diffglat.data.dictionary import Dictionary  # noqa: E402
+from diffglat.data.indexed import load_split  # noqa: E402
+from diffglat.decoding import generate  # noqa: E402
+from diffglat.models import build_model  # noqa: E402
+from diffglat.provenance import hardware  # noqa: E402
+from diffglat.training import load_checkpoint  # noqa: E402
+
+BASELINE = ("ar", "main")
+
+
+def load(config: dict, benchmark: str, experiment: str, vocab_size: int):
+    """(model, 'trained' | 'untrained') for one experiment."""
+    path = result_dir(config, benchmark, experiment) / "model.pt"
+    if path.is_file():
+        checkpoint = load_checkpoint(path)
+        model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], Dictionary.pad)
+        model.load_state_dict(checkpoint["state_dict"])
+        return model.eval(), "trained"
+    spec = experiment_spec(config, experiment)
+    return build_model(spec["model"], spec["model_config"], vocab_size, Dictionary.pad).eval(), "untrained"
+
+
+def latency(model, kind: str, dataset, settings: dict, batch_size: int, count: int) -> float:
+    """Milliseconds per sentence decoding the first `count` sentences in batches of batch_size (in order)."""
+    positions = np.arange(count)
+    with torch.no_grad():
+        generate(kind, model, dataset.collate(positions[:1])["src"], settings)  # warm-up
+        start = time.perf_counter()
+        for begin in range(0, count, batch_size):
+            generate(kind, model, dataset.collate(positions[begin: begin + batch_size])["src"], settings)
+        return 1000 * (time.perf_counter() - start) / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
+    parser.add_argument("--sentences", type=int, default=100, help="test sentences decoded one at a time")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    config = load_config(args.config)
+    benchmark = config["translation"]["benchmarks"][0]
+    entry = config["benchmarks"][benchmark]
+    split = test_set(config, benchmark)
+    dataset = load_split(prepared_dir(config, benchmark), split, entry["source"], entry["target"])
+    vocab_size = len(dataset.dictionary)
+
+    rows = []
+    for experiment in config["translation"]["experiments"]:
+        spec = experiment_spec(config, experiment)
+        model, weights = load(config, benchmark, experiment, vocab_size)
+        for variant, settings in spec["decode"].items():
+            ms = {batch: latency(model, spec["model"], dataset, settings, batch, args.sentences if batch == 1 else len(dataset))
+                  for batch in (1, 64)}
+            rows.append((experiment, variant, spec["model"], weights, ms))
+            print(f"  measured {experiment}/{variant}: {ms[1]:.1f} ms (batch 1), {ms[64]:.2f} ms (batch 64)", file=sys.stderr)
+
+    baseline = next((r[4] for r in rows if (r[0], r[1]) == BASELINE), None)
+    print(f"Decoding latency on {benchmark} {split} ({hardware('cpu')}, {args.threads} thread(s)); "
+          f"batch 1 over {args.sentences} sentences, batch 64 over {len(dataset)}; speedup vs AR '{BASELINE[0]}' "
+          f"({BASELINE[1]} decoding)")
+    print(f"{'experiment':<18} {'decoding':<14} {'weights':<10} {'ms/sent b=1':>12} {'speedup':>8} "
+          f"{'ms/sent b=64':>13} {'speedup':>8}")
+    for experiment, variant, kind, weights, ms in rows:
+        speedups = [f"{baseline[b] / ms[b]:.1f}x" if baseline else "--" for b in (1, 64)]
+        print(f"{experiment:<18} {variant:<14} {weights:<10} {ms[1]:>12.1f} {speedups[0]:>8} {ms[64]:>13.2f} {speedups[1]:>8}")
+
+
+if __name__ == "__main__":
+    main()
