@@ -65,3 +65,48 @@ def figure2(stats: dict | None, scores: dict[str, dict], out_stem: Path) -> list
     writer.writerows([[label] + [f"{v:.2f}" for v in values] for label, values in series])
     atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
     return missing
+
+
+def bleu_figure(spec: dict, results: dict, benchmarks: list[str], columns: dict, out_stem: Path) -> list[str]:
+    """One panel per benchmark: our test BLEU per point (bars or a line), the paper's beside it
+    where it prints a value. Returns the labels of points that were not run."""
+    rows, missing = [], []
+    for benchmark in benchmarks:
+        for point in spec["points"]:
+            label = str(point.get("label", point.get("x")))
+            scores = results.get((benchmark, point["experiment"], point.get("variant", "main")))
+            paper = point.get("paper", {}).get(columns.get(benchmark))
+            if scores is None:
+                missing.append(f"{spec['title']}: {label} ({benchmark})")
+            rows.append((benchmark, label, scores["bleu"] if scores else None, paper))
+    fig, axes = plt.subplots(1, len(benchmarks), figsize=(4.2 * len(benchmarks), 3.0), squeeze=False)
+    for ax, benchmark in zip(axes[0], benchmarks):
+        mine = [(label, ours, paper) for b, label, ours, paper in rows if b == benchmark]
+        labels = [label for label, _, _ in mine]
+        ours = [float("nan") if o is None else o for _, o, _ in mine]
+        if spec["kind"] == "line":
+            ax.plot([float(x) for x in labels], ours, marker="o", label=f"ours ({benchmark})")
+            ax.set_xlabel(spec["x_label"])
+            ax.set_xticks([float(x) for x in labels])
+        else:
+            papers = [p for _, _, p in mine]
+            has_paper = any(p is not None for p in papers)
+            width = 0.38 if has_paper else 0.6
+            positions = range(len(labels))
+            ax.bar([p - (width / 2 if has_paper else 0) for p in positions], ours, width, label=f"ours ({benchmark})")
+            if has_paper:
+                ax.bar([p + width / 2 for p in positions], [float("nan") if p is None else p for p in papers], width,
+                       label=f"paper ({columns.get(benchmark)})")
+            ax.set_xticks(list(positions), labels, fontsize=8)
+        ax.set_ylabel("test BLEU")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(spec["title"], fontsize=10)
+    save_figure(fig, out_stem)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["benchmark", "point", "bleu", "paper_bleu"])
+    writer.writerows([[b, label, "" if o is None else f"{o:.2f}", "" if p is None else f"{p:.2f}"]
+                      for b, label, o, p in rows])
+    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    return missing

@@ -90,3 +90,25 @@ def bleu_table_tex(number: str, paper_table: dict, columns: dict, results: dict,
               f"\\caption{{{caption} sacreBLEU signature: \\texttt{{{latex_escape(signature(results))}}}.}}",
               f"\\label{{tab:table{number}}}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def claims_tex(claims: list[dict], results: dict, config: dict) -> str:
+    """The paper's claims on our numbers: for each benchmark, holds / does not hold / not run."""
+    benchmarks = config["translation"]["benchmarks"]
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{l" + "l" * len(benchmarks) + "}",
+             r"\toprule", "Claim of the paper & " + " & ".join(latex_escape(b) for b in benchmarks) + r" \\", r"\midrule"]
+    for claim in claims:
+        verdicts = []
+        for benchmark in benchmarks:
+            better = results.get((benchmark, claim["better"], MAIN_VARIANT))
+            worse = results.get((benchmark, claim["worse"], MAIN_VARIANT))
+            if better is None or worse is None:
+                verdicts.append(r"\textit{not run}")
+                continue
+            holds = better["bleu"] >= worse["bleu"]
+            verdicts.append(f"{'holds' if holds else 'does not hold'} ({better['bleu']:.2f} vs {worse['bleu']:.2f})")
+        lines.append(f"{latex_escape(claim['claim'])} & " + " & ".join(verdicts) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S2}",
+              r"\caption{The paper's claims checked on this run's test BLEU (ours, main decoding).}",
+              r"\label{tab:claims}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

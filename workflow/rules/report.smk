@@ -15,9 +15,9 @@ rule report:
         plan=rules.plan.output,
     output:
         pdf=f"{REPORTS}/diffglat-report.pdf",
-        tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2, 3], ext=["csv", "tex"]),
+        tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2, 3, 6, 8], ext=["csv", "tex"]),
         data_stats=f"{REPORTS}/tables/data_stats.csv",
-        figures=expand(f"{REPORTS}/figures/figure2.{{ext}}", ext=["pdf", "png", "csv"]),
+        figures=expand(f"{REPORTS}/figures/figure{{n}}.{{ext}}", n=[2, 5, 6, 8, 9, 10], ext=["pdf", "png", "csv"]),
     params:
         config=RESOLVED_CONFIG,
     log:
