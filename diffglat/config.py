@@ -144,6 +144,17 @@ def _translation_errors(config: dict) -> list[tuple[str, str]]:
         if experiment["size"] not in study["sizes"]:
             errors.append((f"translation.experiments.{name}.size",
                            f"{experiment['size']!r} is not one of translation.sizes ({', '.join(study['sizes'])})"))
+        parent = experiment.get("branch_from")
+        if parent is not None:
+            key = f"translation.experiments.{name}.branch_from"
+            steps = lambda e: {**study["train"], **study["experiments"][e].get("train", {})}["max_steps"]
+            if parent not in study["experiments"]:
+                errors.append((key, f"{parent!r} is not one of translation.experiments"))
+            elif study["experiments"][parent].get("branch_from") is not None:
+                errors.append((key, f"{parent!r} branches off another experiment itself: branch off its root"))
+            elif steps(parent) >= steps(name):
+                errors.append((key, f"{parent!r} trains {steps(parent)} steps, not fewer than this experiment's "
+                                    f"{steps(name)}"))
         update_freq = {**study["train"], **experiment.get("train", {})}["update_freq"]
         if gpus > 1 and update_freq % gpus:
             errors.append((f"translation.experiments.{name}.train.update_freq",

@@ -99,6 +99,11 @@ def test_translation_config_errors_name_the_key(repo):
     message = str(err.value)
     assert "translation.experiments.ar.size" in message
     assert "translation.sizes.base.heads" in message
+    for parent, problem in (("nope", "is not one of"), ("ar", "not fewer than")):
+        branched = copy.deepcopy(config)
+        branched["translation"]["experiments"]["ctc"]["branch_from"] = parent
+        with pytest.raises(ConfigError, match=f"translation.experiments.ctc.branch_from: .*{problem}"):
+            validate(branched)
 
 
 def test_every_scale_defines_every_size_its_experiments_use(repo):
@@ -117,3 +122,22 @@ def test_translation_benchmarks_are_prepared_too(repo):
     config["translation"]["benchmarks"] = ["multi30k_en_de", "no_such"]
     with pytest.raises(ConfigError, match=r"translation.benchmarks\[1\]"):
         selected_benchmarks(config)
+
+
+def test_a_branch_continues_exactly_where_its_parent_stopped(tmp_path):
+    straight = make_trainer(tmp_path / "straight", 8, ScriptedValidator([1.0] * 4), keep_best=1)
+    straight.train()
+    parent = make_trainer(tmp_path / "parent", 4, ScriptedValidator([1.0] * 2), keep_best=1)
+    parent.train()
+    branch = make_trainer(tmp_path / "branch", 8, ScriptedValidator([1.0] * 2), keep_best=1)
+    branch.branch_from = tmp_path / "parent" / "checkpoints" / "last.pt"
+    branch.train()
+    for p, q in zip(straight.model.parameters(), branch.model.parameters()):
+        assert torch.equal(p, q)
+    assert [v["step"] for v in branch.validations] == [6, 8]  # its own validations only
+    assert branch.branched_seconds == parent.elapsed and branch.elapsed > parent.elapsed
+    # Rerun: the branch resumes from its own checkpoint, not the parent's.
+    again = make_trainer(tmp_path / "branch", 8, ScriptedValidator([]), keep_best=1)
+    again.branch_from = branch.branch_from
+    again.train()
+    assert again.step == 8 and again.branched_seconds == parent.elapsed

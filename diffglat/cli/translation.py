@@ -60,6 +60,7 @@ def experiment_spec(config: dict, experiment: str) -> dict:
         "decode": {MAIN_VARIANT: decode, **{name: {**decode, **overrides}
                                             for name, overrides in exp.get("decode_variants", {}).items()}},
         "validate": {**study["validate"], "decode": {**decode, **study["validate"]["decode"]}},
+        "branch_from": exp.get("branch_from"),
     }
 
 
@@ -142,12 +143,14 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
 
     shaping = {k: v for k, v in spec["train"].items() if k not in RESUMABLE_CHANGES}
     fingerprint = section_hash({"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping},
-                                "processes": processes})
+                                "processes": processes,
+                                "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])})
     out = result_dir(config, benchmark, experiment)
+    parent = spec["branch_from"] and result_dir(config, benchmark, spec["branch_from"]) / "checkpoints" / "last.pt"
     distributed.join(device)
     try:
         trainer = Trainer(model, criterion, dataset, settings, out, device, fingerprint, validator=validator,
-                          validate_every=validation["every"], keep_best=validation["keep_best"])
+                          validate_every=validation["every"], keep_best=validation["keep_best"], branch_from=parent)
         last_stats = trainer.train()
     finally:
         distributed.leave()
@@ -161,7 +164,9 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
                      "device": device.type, "processes": processes, "train_pairs": len(dataset),
                      "length_filter": filtered, "validations": trainer.validations,
-                     "averaged_steps": [int(p.stem[4:]) for p in best]},
+                     "averaged_steps": [int(p.stem[4:]) for p in best],
+                     # A branch's steps and wall time include its parent's (the shared warm-up).
+                     "branched_from": spec["branch_from"], "branched_seconds": trainer.branched_seconds},
     }, out / "model.pt")
     print(f"trained {benchmark}/{experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s; averaged steps "
           f"{[int(p.stem[4:]) for p in best]} (best valid BLEU {max(v['score'] for v in trainer.validations):.2f})")

@@ -74,7 +74,9 @@ def run_summary(config: dict, stats: dict | None, scores: dict[str, dict],
     commits = sorted({r["git_commit"] for r in records}) or ["no results"]
     hardware = sorted({r["hardware"] for r in records}) or ["no results"]
     libraries = records[0]["libraries"] if records else {}
-    train_seconds = sum(s["training"]["wall_seconds"] for s in [*scores.values(), *trained.values()])
+    # A branched run's wall time includes its parent's, which the parent already counts.
+    train_seconds = sum(s["training"]["wall_seconds"] - s["training"].get("branched_seconds", 0.0)
+                        for s in [*scores.values(), *trained.values()])
     decode_seconds = sum(s["decode_seconds"] for s in [*scores.values(), *translation.values()])
     rows = [("config", f"{config['name']} (scale: {config['scale']}, synthetic section hash "
                        f"{section_hash(config['synthetic'])})"),

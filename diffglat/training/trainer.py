@@ -103,11 +103,17 @@ class Trainer:
     `fingerprint` identifies everything that shapes the run (data, model, settings other than
     RESUMABLE_CHANGES, the number of processes); a checkpoint with another fingerprint is set
     aside, not resumed. In a data-parallel run only rank 0 writes the checkpoint and the log.
+
+    `branch_from` names another run's last.pt: without a checkpoint of its own, the run starts
+    from that state (weights, optimizer, schedule, RNG, data position, step) as if it had trained
+    those steps itself, so experiments that share their first steps (a warm-up) train them once.
+    `elapsed` then includes the shared steps; `branched_seconds` says how much of it they took.
     """
 
     def __init__(self, model, loss_fn, dataset, settings: TrainSettings, out_dir: str | Path,
                  device: torch.device, fingerprint: str, show_progress: bool = True,
-                 validator: Callable | None = None, validate_every: int = 0, keep_best: int = 1):
+                 validator: Callable | None = None, validate_every: int = 0, keep_best: int = 1,
+                 branch_from: str | Path | None = None):
         self.model, self.loss_fn, self.dataset, self.settings = model.to(device), loss_fn, dataset, settings
         self.device, self.fingerprint = device, fingerprint
         self.out_dir = Path(out_dir)
@@ -121,6 +127,8 @@ class Trainer:
         self.last_stats: dict = {}
         self.validator, self.validate_every, self.keep_best = validator, validate_every, keep_best
         self.validations: list[dict] = []  # {"step", "score", "seconds"} of every validation so far
+        self.branch_from = branch_from
+        self.branched_seconds = 0.0  # of `elapsed`, the time spent in the run this one branched off
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
         if settings.update_freq % self.world_size:
             raise ValueError(f"train.update_freq ({settings.update_freq}) must be a multiple of the number of "
@@ -139,7 +147,7 @@ class Trainer:
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "elapsed": self.elapsed, "fingerprint": self.fingerprint, "last_stats": self.last_stats,
-            "validations": self.validations,
+            "validations": self.validations, "branched_seconds": self.branched_seconds,
         }
 
     def save(self) -> None:
@@ -147,17 +155,33 @@ class Trainer:
             save_atomic(self.state(), self.checkpoint_path)
 
     def resume(self) -> bool:
-        """Restore the last checkpoint if there is a compatible one; say what happened."""
-        if not self.checkpoint_path.is_file():
-            return False
-        state = load_checkpoint(self.checkpoint_path)
-        if state.get("fingerprint") != self.fingerprint:
+        """Restore the last checkpoint if there is a compatible one, else branch off `branch_from`
+        if given (see __init__); say what happened."""
+        if self.checkpoint_path.is_file():
+            state = load_checkpoint(self.checkpoint_path)
+            if state.get("fingerprint") == self.fingerprint:
+                self.restore(state)
+                self.validations = state.get("validations", [])
+                if self.rank == 0:
+                    self._truncate_log()
+                    print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
+                return True
             if self.rank == 0:
                 stale = self.checkpoint_path.with_name(f"last.{state.get('fingerprint', 'unknown')}.stale.pt")
                 self.checkpoint_path.replace(stale)
                 print(f"checkpoint {self.checkpoint_path} was written for a different config; "
                       f"moved it to {stale} and starting from scratch", file=sys.stderr)
+        if self.branch_from is None:
             return False
+        state = load_checkpoint(self.branch_from)
+        self.restore(state)
+        self.branched_seconds = state["elapsed"]
+        if self.rank == 0:
+            print(f"branching off {self.branch_from} at step {self.step}", file=sys.stderr)
+        return True
+
+    def restore(self, state: dict) -> None:
+        """Model, optimizer, schedule, RNG states and data position of a checkpoint."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -168,11 +192,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.elapsed, self.last_stats = state["elapsed"], state["last_stats"]
-        self.validations = state.get("validations", [])
-        if self.rank == 0:
-            self._truncate_log()
-            print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
-        return True
+        self.branched_seconds = state.get("branched_seconds", 0.0)
 
     def _truncate_log(self) -> None:
         """Drop log rows written after the checkpoint, so the resumed log has each step once."""

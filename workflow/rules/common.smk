@@ -32,3 +32,9 @@ def translation_scores():
         for experiment in sorted(config["translation"]["experiments"])
         for variant in ["main", *config["translation"]["experiments"][experiment].get("decode_variants", {})]
     ]
+
+
+def branch_parent(wildcards):
+    """The final model of the experiment this one branches off (its warm-up), if any."""
+    parent = config["translation"]["experiments"][wildcards.mt_experiment].get("branch_from")
+    return [f"{RESULTS}/{wildcards.benchmark}/{parent}/model.pt"] if parent else []

@@ -14,6 +14,7 @@ wildcard_constraints:
 rule translate_train:
     input:
         rules.prepare.output.stats,
+        branch_parent,
     output:
         f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/model.pt",
     params:
