@@ -8,7 +8,7 @@ import torch
 
 from diffglat.decoding import dag as decode
 from diffglat.losses.dag import (dag_best_alignment, dag_log_likelihood, dag_log_likelihood_reference,
-                                 dag_loss)
+                                 dag_loss, target_log_probs)
 
 NEG_INF = float("-inf")
 
@@ -158,3 +158,22 @@ def test_lookahead_on_a_hand_built_graph():
 def test_collapse_repeats():
     tokens = torch.tensor([[5, 5, 6, 6, 6, 5, 0], [7, 8, 8, 0, 0, 0, 0]])
     assert decode.collapse_repeats(tokens, pad=0).tolist() == [[5, 6, 5], [7, 8, 0]]
+
+
+def test_target_log_probs_equal_log_softmax_gather_in_values_and_gradients():
+    g = torch.Generator().manual_seed(4)
+    logits = torch.randn(3, 7, 11, generator=g, dtype=torch.float64, requires_grad=True)
+    target = torch.randint(0, 11, (3, 5), generator=g)
+    target[0, 3] = target[0, 1]  # a repeated token: its gradients add up
+    weights = torch.randn(3, 5, 7, generator=g, dtype=torch.float64)
+    ours = target_log_probs(logits, target)  # [B, T, L]
+    theirs = torch.log_softmax(logits, -1).gather(-1, target[:, None, :].expand(-1, 7, -1)).transpose(1, 2)
+    assert ours.shape == (3, 5, 7) and torch.allclose(ours, theirs, atol=1e-12)
+    ours_grad = torch.autograd.grad((ours * weights).sum(), logits)[0]
+    theirs_grad = torch.autograd.grad((theirs * weights).sum(), logits)[0]
+    assert torch.allclose(ours_grad, theirs_grad, atol=1e-12)
+    assert target_log_probs(logits.detach().bfloat16(), target).dtype == torch.float32
+    twice = target_log_probs(logits, target).sum()
+    twice.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second backward"):
+        twice.backward()

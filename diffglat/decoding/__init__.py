@@ -13,7 +13,7 @@ from ..data.dictionary import Dictionary
 from . import dag
 from .autoregressive import ar_beam, ar_greedy
 from .ctc import ctc_greedy
-from .nat import nat_argmax
+from .nat import length_beam, nat_argmax
 
 DAG_DECODERS = {"greedy": dag.greedy, "lookahead": dag.lookahead, "viterbi": dag.viterbi,
                 "joint_viterbi": dag.joint_viterbi}
@@ -33,6 +33,12 @@ def ar_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
 
 
 @torch.no_grad()
+def nat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
+    """NAT/GLAT: argmax decoding of the top `length_beam` (default 1) predicted lengths."""
+    return length_beam(model, src, settings.get("length_beam", 1))
+
+
+@torch.no_grad()
 def ctc_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
     output = model(src, model.decoder_lengths(src))
     return ctc_greedy(output.logits, output.target_pad, Dictionary.blank, Dictionary.pad)
@@ -40,7 +46,11 @@ def ctc_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
 
 @torch.no_grad()
 def dat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
-    output = model(src, model.decoder_lengths(src))
+    return dag_decode(model(src, model.decoder_lengths(src)), settings)
+
+
+def dag_decode(output, settings: dict) -> torch.Tensor:
+    """Tokens of a DAG output's last layer by decode.algorithm (and decode.beta)."""
     layer = max(output.layer_logits)
     token_logprobs = torch.log_softmax(output.layer_logits[layer].float(), dim=-1)
     graph_lengths = (~output.target_pad).sum(1)
@@ -52,7 +62,36 @@ def dat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
     return decode(token_logprobs, output.layer_links[layer], graph_lengths, Dictionary.pad, **extra)
 
 
-GENERATORS = {"ar": ar_generate, "ctc": ctc_generate, "dat": dat_generate}
+def decode_iterations(model, settings: dict) -> int:
+    """DiffGLAT: decoder passes at inference, decode.iterations (may differ from training, paper
+    Figure 8), or as trained when unset."""
+    return settings.get("iterations") or model.iterations
+
+
+@torch.no_grad()
+def diffglat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
+    """DiffGLAT (DAT): DAG decoding of the last transition (Joint-Viterbi in the paper)."""
+    return dag_decode(model(src, model.decoder_lengths(src), decode_iterations(model, settings)), settings)
+
+
+@torch.no_grad()
+def diffglat_ctc_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
+    output = model(src, model.decoder_lengths(src), decode_iterations(model, settings))
+    return ctc_greedy(output.logits, output.target_pad, Dictionary.blank, Dictionary.pad)
+
+
+@torch.no_grad()
+def diffglat_nat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
+    """DiffGLAT without DAT: the NAT length beam, which decodes with the trained iterations."""
+    if decode_iterations(model, settings) != model.iterations:
+        raise ValueError(f"diffglat_glat decodes with its {model.iterations} training iterations: "
+                         f"decode.iterations={settings.get('iterations')} is not supported (leave it unset)")
+    return nat_generate(model, src, settings)
+
+
+GENERATORS = {"ar": ar_generate, "ctc": ctc_generate, "dat": dat_generate,
+              "nat": nat_generate, "glat": nat_generate, "glat_ctc": ctc_generate, "glat_dat": dat_generate,
+              "diffglat": diffglat_generate, "diffglat_ctc": diffglat_ctc_generate, "diffglat_glat": diffglat_nat_generate}
 
 
 def generate(kind: str, model, src: torch.Tensor, settings: dict) -> torch.Tensor:
@@ -61,5 +100,6 @@ def generate(kind: str, model, src: torch.Tensor, settings: dict) -> torch.Tenso
     return GENERATORS[kind](model, src, settings)
 
 
-__all__ = ["DAG_DECODERS", "GENERATORS", "ar_beam", "ar_generate", "ar_greedy", "ctc_generate", "dat_generate",
-           "generate", "nat_argmax"]
+__all__ = ["DAG_DECODERS", "GENERATORS", "ar_beam", "ar_generate", "ar_greedy", "ctc_generate", "dag_decode", "dat_generate",
+           "decode_iterations", "diffglat_ctc_generate", "diffglat_generate", "diffglat_nat_generate",
+           "generate", "length_beam", "nat_argmax", "nat_generate"]

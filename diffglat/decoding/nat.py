@@ -1,4 +1,4 @@
-"""NAT decoding: every position's argmax, in parallel."""
+"""NAT decoding: every position's argmax, in parallel; with predicted lengths, a length beam."""
 
 from __future__ import annotations
 
@@ -10,3 +10,22 @@ def nat_argmax(model, src: torch.Tensor, tgt_lengths: torch.Tensor, layers: tupl
     """Independent argmax at every position, for each requested decoder layer: layer -> [B, T]."""
     output = model(src, tgt_lengths, output_layers=layers)
     return {layer: logits.argmax(-1).masked_fill(output.target_pad, model.pad) for layer, logits in output.layer_logits.items()}
+
+
+@torch.no_grad()
+def length_beam(model, src: torch.Tensor, beam: int) -> torch.Tensor:
+    """Decode the `beam` most probable predicted lengths by argmax, all in one batched pass, and keep
+    per sentence the candidate with the best mean token log-probability (fairseq's length beam).
+
+    src [B, S] -> tokens [B, T] (pad after each sentence's length).
+    """
+    memory, memory_pad = model.encode(src)
+    classes = model.length(memory, memory_pad).topk(beam, dim=-1).indices  # [B, k]
+    lengths = model.length.lengths((~memory_pad).sum(1), classes).flatten()  # [B*k], sentence-major
+    repeat = lambda x: x.repeat_interleave(beam, dim=0)
+    output = model.decode(repeat(src), repeat(memory), repeat(memory_pad), lengths)
+    scores, tokens = torch.log_softmax(output.logits.float(), dim=-1).max(-1)  # [B*k, T]
+    mean_score = scores.masked_fill(output.target_pad, 0.0).sum(-1) / lengths
+    rows = torch.arange(src.shape[0], device=src.device) * beam + mean_score.view(-1, beam).argmax(-1)  # [B]
+    width = int(lengths[rows].max())
+    return tokens[rows, :width].masked_fill(output.target_pad[rows, :width], model.pad)

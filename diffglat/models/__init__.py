@@ -5,11 +5,16 @@ from __future__ import annotations
 from .ar import ARTransformer
 from .ctc import CTCNAT
 from .dat import DATransformer
+from .diffglat import DiffGLAT, DiffGLATCTC, DiffGLATNAT
 from .glat import GlancingNAT
+from .glat_ctc import GlancingCTCNAT
+from .glat_dat import GlancingDAT
 from .nat import NATransformer
 from .output import DecoderOutput
 
-MODELS = {"ar": ARTransformer, "nat": NATransformer, "glat": GlancingNAT, "ctc": CTCNAT, "dat": DATransformer}
+MODELS = {"ar": ARTransformer, "nat": NATransformer, "glat": GlancingNAT, "ctc": CTCNAT, "dat": DATransformer,
+          "glat_ctc": GlancingCTCNAT, "glat_dat": GlancingDAT,
+          "diffglat": DiffGLAT, "diffglat_ctc": DiffGLATCTC, "diffglat_glat": DiffGLATNAT}
 
 
 def build_model(kind: str, model_config: dict, vocab_size: int, pad: int):
@@ -18,4 +23,4 @@ def build_model(kind: str, model_config: dict, vocab_size: int, pad: int):
     return MODELS[kind](vocab_size=vocab_size, pad=pad, **model_config)
 
 
-__all__ = ["ARTransformer", "NATransformer", "GlancingNAT", "CTCNAT", "DATransformer", "DecoderOutput", "MODELS", "build_model"]
+__all__ = ["ARTransformer", "NATransformer", "GlancingNAT", "CTCNAT", "DATransformer", "GlancingCTCNAT", "GlancingDAT", "DiffGLAT", "DiffGLATCTC", "DiffGLATNAT", "DecoderOutput", "MODELS", "build_model"]

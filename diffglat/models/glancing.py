@@ -9,7 +9,11 @@ positions get the target token's embedding as decoder input and leave the loss.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
+
+from .output import DecoderOutput
 
 
 def glance_count(prediction: torch.Tensor, target: torch.Tensor, target_pad: torch.Tensor, ratio: float) -> torch.Tensor:
@@ -36,3 +40,24 @@ def linear_ratio(step: int, max_steps: int, start: float, end: float) -> float:
     """The glancing ratio annealed linearly from start to end over training (e.g. 0.5 -> 0.3)."""
     progress = min(max(step / max(max_steps, 1), 0.0), 1.0)
     return start + (end - start) * progress
+
+
+def two_pass_glancing(model, src: torch.Tensor, lengths: torch.Tensor, output_layers: tuple[int, ...],
+                      choose: Callable[[DecoderOutput], tuple[torch.Tensor, torch.Tensor]]) -> DecoderOutput:
+    """Glancing training: pass 1 without gradients (still in train mode), choose(pass 1 output) ->
+    (glance_mask [B, T], glance_tokens [B, T]), then pass 2 with the same dropout masks as pass 1 (the
+    RNG is rewound), reading the glance tokens' embeddings where glance_mask is set.
+
+    src [B, S], lengths [B] (decoder lengths) -> pass 2's output, `glanced` set to the glance mask.
+    """
+    rng = torch.get_rng_state()
+    cuda_rng = torch.cuda.get_rng_state_all() if src.is_cuda else None
+    with torch.no_grad():
+        first = model(src, lengths)
+    glance_mask, glance_tokens = choose(first)
+    torch.set_rng_state(rng)  # pass 2 draws the same dropout masks as pass 1
+    if cuda_rng is not None:
+        torch.cuda.set_rng_state_all(cuda_rng)
+    output = model(src, lengths, output_layers, glance_mask=glance_mask, glance_tokens=glance_tokens)
+    output.glanced = glance_mask
+    return output

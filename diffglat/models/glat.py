@@ -9,9 +9,7 @@ linearly over training (0.5 -> 0.3 for GLAT). Inference is a plain NAT pass: no 
 
 from __future__ import annotations
 
-import torch
-
-from .glancing import glance_count, glancing_mask, linear_ratio
+from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
 from .nat import NATransformer
 from .output import DecoderOutput
 
@@ -22,17 +20,11 @@ class GlancingNAT(NATransformer):
         self.glance_start, self.glance_end, self.glance_steps = glance_start, glance_end, glance_steps
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
-        src, lengths, target = batch["src"], batch["tgt_lengths"], batch["tgt"]
-        rng = torch.get_rng_state()
-        cuda_rng = torch.cuda.get_rng_state_all() if src.is_cuda else None
-        with torch.no_grad():
-            first = self(src, lengths)
+        target = batch["tgt"]
         ratio = linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
-        counts = glance_count(first.logits.argmax(-1), target, first.target_pad, ratio)
-        glanced = glancing_mask(~first.target_pad, counts)
-        torch.set_rng_state(rng)  # pass 2 draws the same dropout masks as pass 1
-        if cuda_rng is not None:
-            torch.cuda.set_rng_state_all(cuda_rng)
-        output = self(src, lengths, output_layers, glance_mask=glanced, glance_tokens=target)
-        output.glanced = glanced
-        return output
+
+        def choose(first: DecoderOutput):
+            counts = glance_count(first.logits.argmax(-1), target, first.target_pad, ratio)
+            return glancing_mask(~first.target_pad, counts), target
+
+        return two_pass_glancing(self, batch["src"], batch["tgt_lengths"], output_layers, choose)

@@ -4,11 +4,18 @@ The decoder input is a uniform copy of the source token embeddings (target posit
 source token floor(j * S' / T'), S' and T' the unpadded lengths, source EOS excluded) plus target
 positions. Self-attention is bidirectional. Any decoder layer can be sent through the shared
 output projection, which progressive modality learning (PML) uses to supervise a middle layer.
+
+Target length (`max_length_offset` m set): as in fairseq's NAT, a linear classifier on the mean of
+the encoder output predicts the offset target length - source length (source tokens incl. EOS),
+clipped to [-m, m]: 2m + 1 classes. Training still decodes the oracle length and adds the length
+cross-entropy (losses/length.py); inference decodes the top predicted lengths (decoding/nat.py).
+Without m (the synthetic study) the model always reads the oracle length.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 
 from .output import DecoderOutput
 from .transformer import TransformerSeq2Seq
@@ -21,7 +28,35 @@ def uniform_copy_index(src_lengths: torch.Tensor, tgt_lengths: torch.Tensor, max
     return torch.minimum(index, (src_lengths - 1).clamp(min=0)[:, None])
 
 
+class LengthPredictor(nn.Module):
+    """Classes 0..2m stand for the length offsets -m..m from the source length."""
+
+    def __init__(self, d_model: int, max_offset: int):
+        super().__init__()
+        self.max_offset = max_offset
+        self.classifier = nn.Linear(d_model, 2 * max_offset + 1)
+
+    def forward(self, memory: torch.Tensor, memory_pad: torch.Tensor) -> torch.Tensor:
+        # memory [B, S, D], memory_pad [B, S] -> logits [B, 2m + 1], from the mean of the unpadded states
+        keep = (~memory_pad)[..., None].to(memory.dtype)
+        pooled = (memory * keep).sum(1) / keep.sum(1).clamp(min=1)
+        return self.classifier(pooled)
+
+    def target(self, src_lengths: torch.Tensor, tgt_lengths: torch.Tensor) -> torch.Tensor:
+        """The class of each true length: src_lengths (incl. EOS), tgt_lengths [B] -> [B]."""
+        offset = tgt_lengths - src_lengths
+        return offset.clamp(-self.max_offset, self.max_offset) + self.max_offset
+
+    def lengths(self, src_lengths: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+        """The length (at least 1) each class stands for: src_lengths [B], classes [B, k] -> [B, k]."""
+        return (src_lengths[:, None] + classes - self.max_offset).clamp(min=1)
+
+
 class NATransformer(TransformerSeq2Seq):
+    def __init__(self, max_length_offset: int | None = None, **transformer):
+        super().__init__(**transformer)
+        self.length = LengthPredictor(self.d_model, max_length_offset) if max_length_offset else None
+
     def decoder_input(self, src, memory_pad, tgt_lengths):
         """Uniformly copied source embeddings [B, T, D] (no positions yet) and the target padding [B, T]."""
         max_tgt = int(tgt_lengths.max())
@@ -35,6 +70,14 @@ class NATransformer(TransformerSeq2Seq):
         # src [B, S] (tokens + EOS), tgt_lengths [B] -> logits [B, T, V] for each requested layer.
         # Glancing: where glance_mask [B, T] is set, the decoder reads the embedding of glance_tokens [B, T].
         memory, memory_pad = self.encode(src)
+        output = self.decode(src, memory, memory_pad, tgt_lengths, output_layers, glance_mask, glance_tokens)
+        if self.length is not None:
+            output.length_logits = self.length(memory, memory_pad)
+        return output
+
+    def decode(self, src, memory, memory_pad, tgt_lengths, output_layers=None, glance_mask=None,
+               glance_tokens=None) -> DecoderOutput:
+        """The decoder half of `forward`, on an encoded source (decoding reuses it for several lengths)."""
         x, pad = self.decoder_input(src, memory_pad, tgt_lengths)
         if glance_mask is not None:
             x = torch.where(glance_mask[..., None], self.embed_tokens(glance_tokens), x)

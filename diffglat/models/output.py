@@ -13,8 +13,16 @@ class DecoderOutput:
     target_pad: torch.Tensor  # [B, T], True at padding positions (for DAT: padded vertices)
     layer_links: dict[int, torch.Tensor] = field(default_factory=dict)  # DAT: layer -> links [B, L, L]
     glanced: torch.Tensor | None = None  # [B, T], True where glancing fed the target token: no loss there
+    length_logits: torch.Tensor | None = None  # [B, C] target length classifier (NAT/GLAT with length prediction)
+    forced_alignment: torch.Tensor | None = None  # DAT glancing: [B, L], target position a glanced vertex must emit, else -1
+    target: torch.Tensor | None = None  # DiffGLAT: the intermediate target the loss trains against, [B, n] (the family's framing)
 
     @property
     def logits(self) -> torch.Tensor:
         """Logits of the last decoder layer that was projected: [B, T, V]."""
         return self.layer_logits[max(self.layer_logits)]
+
+    @property
+    def links(self) -> torch.Tensor:
+        """Links of the last decoder layer that was projected (DAT): [B, L, L]."""
+        return self.layer_links[max(self.layer_links)]
