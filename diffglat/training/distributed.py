@@ -40,15 +40,25 @@ def fewest(count: int, device: torch.device) -> int:
 
 
 def sum_step(parameters, stats: dict[str, float], stop: bool, device: torch.device) -> tuple[dict[str, float], bool]:
-    """Sum gradients and stats over all processes, in place and in one all-reduce; True if any must stop."""
-    grads = [p.grad for p in parameters if p.grad is not None]
+    """Sum gradients and stats over all processes, in place and in one all-reduce; True if any must stop.
+
+    A parameter some process's step did not reach (DiffGLAT trains one sampled transition) takes
+    part with a zero gradient, so every process reduces the same layout; one that no process
+    reached gets its gradient back to None, so the optimizer skips it exactly as in one process.
+    """
+    parameters = [p for p in parameters if p.requires_grad]
+    reached = torch.tensor([float(p.grad is not None) for p in parameters], device=device)
+    grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
     keys = sorted(stats)
     extras = torch.tensor([stats[k] for k in keys] + [float(stop)], dtype=torch.float32, device=device)
-    flat = torch.cat([g.reshape(-1).float() for g in grads] + [extras])
+    flat = torch.cat([g.reshape(-1).float() for g in grads] + [reached, extras])
     dist.all_reduce(flat)
     offset = 0
     for g in grads:
         g.copy_(flat[offset: offset + g.numel()].view_as(g))
         offset += g.numel()
-    values = flat[offset:].tolist()
+    reached_anywhere = flat[offset: offset + len(parameters)] > 0
+    for p, g, anywhere in zip(parameters, grads, reached_anywhere.tolist()):
+        p.grad = g if anywhere else None
+    values = flat[offset + len(parameters):].tolist()
     return dict(zip(keys, values[:-1])), values[-1] > 0
