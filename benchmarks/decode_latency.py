@@ -10,6 +10,7 @@ same architecture, which changes what an AR model outputs (and so how long it ru
 says which. The speedup baseline is the `ar` experiment with its main (beam) decoding.
 
     python benchmarks/decode_latency.py [--config config/config.yaml ...] [--sentences 100] [--threads 1]
+                                        [--rows ar:main dat:lookahead ...]
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from diffglat.provenance import hardware  # noqa: E402
 from diffglat.training import load_checkpoint  # noqa: E402
 
 BASELINE = ("ar", "main")
+# The rows of the paper's latency comparison (Table 3's speedups, Table 9), as experiment:variant.
+DEFAULT_ROWS = ["ar:main", "ar:greedy", "ar_deep_shallow:main", "ctc:main", "glat:main", "glat_ctc:main",
+                "dat:main", "dat:lookahead", "diffglat_1:main", "diffglat_3:main"]
 
 
 def load(config: dict, benchmark: str, experiment: str, vocab_size: int):
@@ -65,6 +69,8 @@ def main() -> None:
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--sentences", type=int, default=100, help="test sentences decoded one at a time")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, metavar="EXPERIMENT:VARIANT",
+                        help="what to measure (default: the paper's comparison)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
@@ -75,14 +81,15 @@ def main() -> None:
     vocab_size = len(dataset.dictionary)
 
     rows = []
-    for experiment in config["translation"]["experiments"]:
+    for row in args.rows:
+        experiment, _, variant = row.partition(":")
         spec = experiment_spec(config, experiment)
+        settings = spec["decode"][variant or "main"]
         model, weights = load(config, benchmark, experiment, vocab_size)
-        for variant, settings in spec["decode"].items():
-            ms = {batch: latency(model, spec["model"], dataset, settings, batch, args.sentences if batch == 1 else len(dataset))
-                  for batch in (1, 64)}
-            rows.append((experiment, variant, spec["model"], weights, ms))
-            print(f"  measured {experiment}/{variant}: {ms[1]:.1f} ms (batch 1), {ms[64]:.2f} ms (batch 64)", file=sys.stderr)
+        ms = {batch: latency(model, spec["model"], dataset, settings, batch, args.sentences if batch == 1 else len(dataset))
+              for batch in (1, 64)}
+        rows.append((experiment, variant or "main", spec["model"], weights, ms))
+        print(f"  measured {row}: {ms[1]:.1f} ms (batch 1), {ms[64]:.2f} ms (batch 64)", file=sys.stderr)
 
     baseline = next((r[4] for r in rows if (r[0], r[1]) == BASELINE), None)
     print(f"Decoding latency on {benchmark} {split} ({hardware('cpu')}, {args.threads} thread(s)); "
