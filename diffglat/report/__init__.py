@@ -21,7 +21,7 @@ import yaml
 from ..config import section_hash
 from ..io import atomic_write_text
 from .data_stats import data_stats_appendix
-from .figures import bleu_figure, figure2
+from .figures import bleu_figure, figure2, learning_curves
 from .plan import plan_paths, plan_tex
 from .translation import bleu_cells, bleu_table_tex, claims_tex, collect_translation
 from .tables import (Cell, latex_escape, memorisation_probe_tex, paper_vs_ours_tex, table1_cells, table2_cells,
@@ -132,6 +132,19 @@ def figures_tex(figures: dict) -> str:
 \caption{{Regenerated: {latex_escape(spec['title'])}. Paper: {latex_escape(spec['source'])}.}}
 \end{{figure}}""")
     return "\n\n".join(blocks)
+
+
+def curves_tex(benchmarks: list[str]) -> str:
+    """Supplementary figures: validation BLEU during training, per benchmark."""
+    return "".join(rf"""
+
+\begin{{figure}}[H]
+\centering
+\includegraphics[width=0.85\textwidth]{{../figures/curves_{b}.pdf}}
+\renewcommand{{\thefigure}}{{S{i + 1}}}\addtocounter{{figure}}{{-1}}
+\caption{{Validation BLEU (greedy, first validation pairs) during training on {latex_escape(b)}: every model of
+this run. Comparisons between models that are still climbing say which learns faster in this budget.}}
+\end{{figure}}""" for i, b in enumerate(benchmarks))
 
 
 def document(config: dict, summary, tables_tex: dict[str, str], probe_tex: str, notes: list[str], missing: list[str],
@@ -254,6 +267,7 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     for name, spec in paper["figures"].items():
         missing += bleu_figure(spec, translation, config["translation"]["benchmarks"], paper["columns"],
                                out / "figures" / name)
+    curves = [b for b in config["translation"]["benchmarks"] if learning_curves(translation, b, out / "figures" / f"curves_{b}")]
     missing += [f"synthetic experiment {e}" for e in config["synthetic"]["experiments"] if e not in scores]
     missing += [f"translation experiment {e}" for e in config["translation"]["experiments"]
                 if not any(key[1] == e for key in translation)]
@@ -265,7 +279,8 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path)) is not None}
     summary = run_summary(config, stats, scores, translation)
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
-                                    figures_tex(paper["figures"]), claims_tex(paper["claims"], translation, config)))
+                                    figures_tex(paper["figures"]) + curves_tex(curves),
+                                    claims_tex(paper["claims"], translation, config)))
     pdf_path = out / "diffglat-report.pdf"
     if pdf:
         compile_pdf(tex, pdf_path)

@@ -110,3 +110,28 @@ def bleu_figure(spec: dict, results: dict, benchmarks: list[str], columns: dict,
                       for b, label, o, p in rows])
     atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
     return missing
+
+
+def learning_curves(results: dict, benchmark: str, out_stem: Path) -> bool:
+    """Validation BLEU against training step of every trained translation model on one benchmark
+    (the evidence for comparisons between models that have not converged). False if none."""
+    curves = {experiment: s["training"]["validations"] for (b, experiment, variant), s in results.items()
+              if b == benchmark and variant == "main"}
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    for experiment, validations in sorted(curves.items()):
+        style = "-" if experiment.startswith("diffglat") else "--"
+        ax.plot([v["step"] for v in validations], [v["score"] for v in validations], style, marker=".",
+                label=experiment)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("validation BLEU (greedy)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=6, ncol=3)
+    save_figure(fig, out_stem)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["experiment", "step", "valid_bleu"])
+    writer.writerows([[e, v["step"], f"{v['score']:.2f}"] for e, vs in sorted(curves.items()) for v in vs])
+    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    return True
