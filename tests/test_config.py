@@ -83,3 +83,14 @@ def test_no_cpu_scale_experiment_override_leaks_into_other_scales(repo, name):
     steps = config["synthetic"]["train"]["max_steps"]
     for experiment in config["synthetic"]["experiments"].values():
         assert experiment.get("train", {}).get("max_steps", steps) == steps
+
+
+@pytest.mark.parametrize("name", ["smoke.yaml", "paper.yaml"])
+def test_no_cpu_scale_translation_steps_leak_into_other_scales(repo, name):
+    """A translation experiment's CPU-scale `max_steps` override (e.g. the deep-shallow AR's, the
+    warm-up's) must be replaced at smoke and paper scale, where the study trains other lengths."""
+    cpu = load_config([repo / BASE])["translation"]
+    other = load_config([repo / BASE, repo / "config" / name])["translation"]
+    for experiment, spec in cpu["experiments"].items():
+        if "max_steps" in spec.get("train", {}):
+            assert other["experiments"][experiment]["train"]["max_steps"] != spec["train"]["max_steps"], experiment
