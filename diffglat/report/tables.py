@@ -81,7 +81,8 @@ def write_tidy_csv(cells: list[Cell], path) -> None:
 
 
 def latex_escape(text: str) -> str:
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#")):
+    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"),
+                          (">=", r"$\geq$"), ("<=", r"$\leq$")):
         text = text.replace(char, escaped)
     return text
 
