@@ -98,6 +98,8 @@ def bleu_figure(spec: dict, results: dict, benchmarks: list[str], columns: dict,
                 ax.bar([p + width / 2 for p in positions], [float("nan") if p is None else p for p in papers], width,
                        label=f"paper ({columns.get(benchmark)})")
             ax.set_xticks(list(positions), labels, fontsize=8)
+        if all(o is None for _, o, _ in mine):
+            ax.text(0.5, 0.5, "not run", transform=ax.transAxes, ha="center", va="center", style="italic")
         ax.set_ylabel("test BLEU")
         ax.grid(axis="y", alpha=0.3)
         ax.legend(fontsize=7)
