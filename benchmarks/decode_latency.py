@@ -25,9 +25,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diffglat.cli.translation import experiment_spec, result_dir, test_set  # noqa: E402
+from diffglat.cli.translation import experiment_spec, result_dir  # noqa: E402
 from diffglat.config import load_config  # noqa: E402
-from diffglat.data.benchmarks import prepared_dir  # noqa: E402
+from diffglat.data.benchmarks import paper_test_set, prepared_dir  # noqa: E402
 from diffglat.data.dictionary import Dictionary  # noqa: E402
 from diffglat.data.indexed import load_split  # noqa: E402
 from diffglat.decoding import generate  # noqa: E402
@@ -76,7 +76,7 @@ def main() -> None:
     config = load_config(args.config)
     benchmark = config["translation"]["benchmarks"][0]
     entry = config["benchmarks"][benchmark]
-    split = test_set(config, benchmark)
+    split = paper_test_set(config, benchmark)
     dataset = load_split(prepared_dir(config, benchmark), split, entry["source"], entry["target"])
     vocab_size = len(dataset.dictionary)
 

@@ -22,7 +22,7 @@ import torch
 
 from ..config import ConfigError, section_hash
 from ..data.batching import length_filter
-from ..data.benchmarks import prepared_dir
+from ..data.benchmarks import paper_test_set, prepared_dir
 from ..data.bpe import BPE
 from ..data.dictionary import Dictionary
 from ..data.indexed import ParallelDataset, load_split
@@ -77,11 +77,6 @@ def make_model(spec: dict, experiment: str, vocab_size: int, pad: int):
     except TypeError as err:  # an unknown or missing constructor argument
         raise ConfigError(f"translation.experiments.{experiment}.model_args (with size "
                           f"{spec['model_config']}): {err}") from None
-
-
-def test_set(config: dict, benchmark: str) -> str:
-    """The benchmark's first test set: the one the paper reports."""
-    return next(iter(config["benchmarks"][benchmark]["test"]))
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -185,7 +180,7 @@ def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: s
     model.load_state_dict(checkpoint["state_dict"])
     model.to(device).eval()
 
-    split = test_set(config, benchmark)
+    split = paper_test_set(config, benchmark)
     dataset = load_split(folder, split, entry["source"], entry["target"])
     references = read_lines(folder / f"{split}.{entry['target']}")
     sources = read_lines(folder / f"{split}.{entry['source']}")

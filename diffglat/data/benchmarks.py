@@ -42,6 +42,11 @@ def prepared_dir(config: dict, name: str) -> Path:
     return Path(config["paths"]["data"]) / "prepared" / name
 
 
+def paper_test_set(config: dict, name: str) -> str:
+    """A benchmark's first test set: the one the paper reports (the registry lists it first)."""
+    return next(iter(config["benchmarks"][name]["test"]))
+
+
 def preparation_inputs(config: dict, name: str) -> list:
     """The config a benchmark's prepared data depends on (its fingerprint's input): its registry
     entry and the `prepare` settings, but not which other benchmarks the run selects."""

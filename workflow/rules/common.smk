@@ -1,5 +1,7 @@
 # Helpers shared by the rule files.
 
+from diffglat.data.benchmarks import paper_test_set
+
 
 def rule_resources(name):
     """threads, mem_mb, runtime, gpu of one step from config `resources` (else `resources.default`)."""
@@ -19,15 +21,10 @@ def config_stamp(*sections):
     return section_hash(node)
 
 
-def test_set(benchmark):
-    """The benchmark's first test set: the paper's."""
-    return next(iter(config["benchmarks"][benchmark]["test"]))
-
-
 def translation_scores():
     """Every scores file the config implies: benchmarks x experiments x decoding variants."""
     return [
-        f"{RESULTS}/{benchmark}/{experiment}/{test_set(benchmark)}.{variant}.scores.json"
+        f"{RESULTS}/{benchmark}/{experiment}/{paper_test_set(config, benchmark)}.{variant}.scores.json"
         for benchmark in config["translation"]["benchmarks"]
         for experiment in sorted(config["translation"]["experiments"])
         for variant in ["main", *config["translation"]["experiments"][experiment].get("decode_variants", {})]
