@@ -31,7 +31,7 @@ from diffglat.data.benchmarks import paper_test_set, prepared_dir  # noqa: E402
 from diffglat.data.dictionary import Dictionary  # noqa: E402
 from diffglat.data.indexed import load_split  # noqa: E402
 from diffglat.decoding import generate  # noqa: E402
-from diffglat.models import build_model  # noqa: E402
+from diffglat.models import build_model, load_trained  # noqa: E402
 from diffglat.provenance import hardware  # noqa: E402
 from diffglat.training import load_checkpoint  # noqa: E402
 
@@ -46,8 +46,7 @@ def load(config: dict, benchmark: str, experiment: str, vocab_size: int):
     path = result_dir(config, benchmark, experiment) / "model.pt"
     if path.is_file():
         checkpoint = load_checkpoint(path)
-        model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], Dictionary.pad)
-        model.load_state_dict(checkpoint["state_dict"])
+        model = load_trained(checkpoint, Dictionary.pad)
         return model.eval(), "trained"
     spec = experiment_spec(config, experiment)
     return build_model(spec["model"], spec["model_config"], vocab_size, Dictionary.pad).eval(), "untrained"

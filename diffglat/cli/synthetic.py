@@ -13,7 +13,7 @@ from ..decoding import ar_greedy, nat_argmax
 from ..io import atomic_write_json, atomic_write_text
 from ..losses import LayerwiseCrossEntropy
 from ..metrics.synthetic import closest_target_scores, reference_token_accuracy
-from ..models import build_model
+from ..models import build_model, load_trained
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
 from ..training.trainer import RESUMABLE_CHANGES
@@ -133,8 +133,7 @@ def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
     checkpoint = load_checkpoint(out / "model.pt")
     dictionary = syn.dictionary(max_number)
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
-    model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], dictionary.pad)
-    model.load_state_dict(checkpoint["state_dict"])
+    model = load_trained(checkpoint, dictionary.pad)
     model.to(device).eval()
     final_layer = checkpoint["model_config"]["decoder_layers"]
     layers = (final_layer,) if checkpoint["kind"] == "ar" else tuple(range(1, final_layer + 1))

@@ -31,7 +31,7 @@ from ..decoding import generate
 from ..io import atomic_write_json, atomic_write_text
 from ..losses import build_criterion
 from ..metrics.mt import corpus_scores
-from ..models import MODELS, build_model
+from ..models import MODELS, build_model, load_trained
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
 from ..training.checkpoint import average_checkpoints
@@ -176,8 +176,7 @@ def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: s
     out = result_dir(config, benchmark, experiment)
     checkpoint = load_checkpoint(out / "model.pt")
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
-    model = build_model(checkpoint["kind"], checkpoint["model_config"], checkpoint["vocab_size"], Dictionary.pad)
-    model.load_state_dict(checkpoint["state_dict"])
+    model = load_trained(checkpoint, Dictionary.pad)
     model.to(device).eval()
 
     split = paper_test_set(config, benchmark)

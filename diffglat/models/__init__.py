@@ -23,4 +23,11 @@ def build_model(kind: str, model_config: dict, vocab_size: int, pad: int):
     return MODELS[kind](vocab_size=vocab_size, pad=pad, **model_config)
 
 
-__all__ = ["ARTransformer", "NATransformer", "GlancingNAT", "CTCNAT", "DATransformer", "GlancingCTCNAT", "GlancingDAT", "DiffGLAT", "DiffGLATCTC", "DiffGLATNAT", "DecoderOutput", "MODELS", "build_model"]
+def load_trained(saved: dict, pad: int):
+    """The model a `model.pt` record describes (kind, model_config, vocab_size, state_dict), weights loaded."""
+    model = build_model(saved["kind"], saved["model_config"], saved["vocab_size"], pad)
+    model.load_state_dict(saved["state_dict"])
+    return model
+
+
+__all__ = ["ARTransformer", "NATransformer", "GlancingNAT", "CTCNAT", "DATransformer", "GlancingCTCNAT", "GlancingDAT", "DiffGLAT", "DiffGLATCTC", "DiffGLATNAT", "DecoderOutput", "MODELS", "build_model", "load_trained"]
