@@ -95,7 +95,8 @@ def test_sigkill_during_training_then_rerun_resumes(repo, tmp_path):
     args = ("--configfile", "config/smoke.yaml", "config/long.yaml")
     results = work / "results" / "smoke" / "synthetic" / "nar"
     # The first run asks for the synthetic model only, so its training starts at once.
-    process = snakemake(work, *args, str(results.relative_to(work) / "model.pt"),
+    # (The target goes before --configfile, which takes every path after it as a config file.)
+    process = snakemake(work, str(results.relative_to(work) / "model.pt"), *args,
                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, victim = time.time() + 240, None
     while time.time() < deadline and process.poll() is None:
