@@ -36,8 +36,8 @@ def chain_inputs(logits, y0):
 
 def brute_force_chain(logits, y0, gammas, keep_fraction):
     """Eq. 24 literally: for each gamma the argmax over real tokens of gamma P + (1 - gamma) P * onehot(y0);
-    the largest gamma keeping >= keep_fraction of the agreement tokens; then what the previous target
-    captured stays."""
+    the largest gamma keeping >= keep_fraction of the agreement tokens (the smallest positive one
+    when there are none); then what the previous target captured stays."""
     m = logits.shape[0] - 1
     probs = torch.softmax(logits, -1)
     onehot = torch.nn.functional.one_hot(y0, logits.shape[-1]).to(probs.dtype)
@@ -48,7 +48,9 @@ def brute_force_chain(logits, y0, gammas, keep_fraction):
         agree = (probs[j - 1].argmax(-1) == y0) & changeable if j > 0 else torch.zeros_like(changeable)
         target = torch.empty_like(y0)
         for b in range(y0.shape[0]):
-            for gamma in sorted(gammas, reverse=True):
+            # nothing to keep: the smallest positive gamma (models/diffusion.py says why)
+            candidates = sorted(gammas, reverse=True) if agree[b].any() else [min(g for g in gammas if g > 0)]
+            for gamma in candidates:
                 candidate = (gamma * P[b] + (1 - gamma) * P[b] * onehot[b])[:, 6:].argmax(-1) + 6
                 if (candidate == y0[b])[agree[b]].sum() >= keep_fraction * agree[b].sum() - 1e-9:
                     break
@@ -107,9 +109,22 @@ def test_mdp_with_gamma_zero_only_is_the_target_and_gamma_one_is_the_prediction(
     logits, y0 = random_chain(m=3, seed=4)
     margin, other, agree = chain_inputs(logits, y0)
     assert torch.equal(modality_diffusion(y0, margin, other, agree, (0.0,), 0.9), y0.expand(3, *y0.shape))
-    first = modality_diffusion(y0, margin, other, agree, GAMMAS, 0.9)[0]  # nothing to keep: gamma = 1
-    expected = torch.where(diffusable(y0), logits[1, ..., 6:].argmax(-1) + 6, y0)  # the best real token
-    assert torch.equal(first, expected)
+    best_other = logits[1, ..., 6:].argmax(-1) + 6  # the best real token of the next transition
+    first = modality_diffusion(y0, margin, other, agree, (0.0, 1.0), 0.9)[0]  # nothing to keep: gamma = 1
+    assert torch.equal(first, torch.where(diffusable(y0), best_other, y0))
+
+
+def test_mdp_without_agreement_tokens_stays_near_the_target():
+    """No agreement to keep (the first transition): the smallest positive gamma, so y0 stays wherever
+    the next transition gives it at least gamma times the best other token's probability."""
+    logits, y0 = random_chain(m=3, seed=4)
+    margin, other, agree = chain_inputs(logits, y0)
+    first = modality_diffusion(y0, margin, other, agree, GAMMAS, 0.9)[0]
+    log_probs = torch.log_softmax(logits[1], -1)
+    y0_wins = log_probs.gather(-1, y0[..., None])[..., 0] >= math.log(GAMMAS[1]) + log_probs[..., 6:].max(-1).values
+    best_other = log_probs.scatter(-1, y0[..., None], -math.inf)[..., 6:].argmax(-1) + 6
+    assert (~y0_wins & diffusable(y0)).any() and (y0_wins & diffusable(y0)).any()
+    assert torch.equal(first, torch.where(y0_wins | ~diffusable(y0), y0, best_other))
 
 
 @pytest.mark.parametrize("process", ["d3pm_absorbing", "d3pm_uniform"])

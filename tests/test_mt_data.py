@@ -156,6 +156,11 @@ def test_length_filter_counts_each_rule():
     # pair 1: ratio 4 > 3; pair 2: 300 > 250 and ratio 30; pair 5: target 11 + 2 > 4 * (4 + 2) / 2.
     assert keep.tolist() == [True, False, False, True, True, False]
     assert counts == {"too_long": 1, "bad_ratio": 2, "dat_too_short": 1, "kept": 3}
+    # Ratio 1 drops only what no path holds: at 2 x, target + 2 > 2 x (source + 2).
+    src, tgt = np.array([3, 3, 4]), np.array([8, 9, 6])
+    keep, counts = length_filter(src, tgt, max_length=250, max_ratio=3.0, dat_upsample=2, dag_filter_ratio=1)
+    assert keep.tolist() == [True, False, True] and counts["dat_too_short"] == 1
+    assert length_filter(src, tgt, 250, 3.0, dat_upsample=2)[0].tolist() == [False, False, False]  # ratio 2
 
 
 # ---- text and BPE ------------------------------------------------------------------------------

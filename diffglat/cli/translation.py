@@ -61,6 +61,7 @@ def experiment_spec(config: dict, experiment: str) -> dict:
                                             for name, overrides in exp.get("decode_variants", {}).items()}},
         "validate": {**study["validate"], "decode": {**decode, **study["validate"]["decode"]}},
         "branch_from": exp.get("branch_from"),
+        "dag_filter_ratio": study["dag_filter_ratio"],
     }
 
 
@@ -86,7 +87,7 @@ def training_data(config: dict, benchmark: str, spec: dict) -> tuple[ParallelDat
     dataset = load_split(prepared_dir(config, benchmark), "train", entry["source"], entry["target"])
     dag_upsample = spec["model_config"]["upsample"] if getattr(MODELS[spec["model"]], "uses_dag", False) else None
     keep, counts = length_filter(dataset.source.lengths, dataset.target.lengths, entry["max_length"],
-                                 entry["max_ratio"], dag_upsample)
+                                 entry["max_ratio"], dag_upsample, spec["dag_filter_ratio"])
     return ParallelDataset(dataset.source, dataset.target, dataset.dictionary, np.flatnonzero(keep)), counts
 
 

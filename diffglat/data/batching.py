@@ -38,21 +38,24 @@ def token_batches(lengths: np.ndarray, max_tokens: int, seed: int, epoch: int, s
 
 
 def length_filter(src_lengths: np.ndarray, tgt_lengths: np.ndarray, max_length: int, max_ratio: float,
-                  dat_upsample: int | None) -> tuple[np.ndarray, dict[str, int]]:
+                  dat_upsample: int | None, dag_filter_ratio: float = 2.0) -> tuple[np.ndarray, dict[str, int]]:
     """Which pairs (token counts without BOS/EOS, [n] each) training keeps: (mask [n], counts).
 
     too_long:      either side has more than max_length tokens;
     bad_ratio:     the longer side has more than max_ratio times the tokens of the shorter;
-    dat_too_short: a DA-Transformer graph cannot hold the target: with BOS/EOS counted, the target
-                   is longer than half the decoder length dat_upsample x source (Huang et al. 2022);
-                   not applied when dat_upsample is None (models whose decoder follows the target).
+    dat_too_short: a DA-Transformer graph cannot hold the target comfortably: with BOS/EOS counted,
+                   the target is longer than the decoder length dat_upsample x source divided by
+                   dag_filter_ratio (Huang et al. 2022: 8 x source, ratio 2; ratio 1 drops only the
+                   targets no path can hold); not applied when dat_upsample is None (models whose
+                   decoder follows the target).
     Each count is what its rule alone removes (a pair may fail several); kept passes all three.
     """
     src, tgt = np.asarray(src_lengths), np.asarray(tgt_lengths)
     failed = {
         "too_long": np.maximum(src, tgt) > max_length,
         "bad_ratio": np.maximum(src, tgt) > max_ratio * np.maximum(np.minimum(src, tgt), 1),
-        "dat_too_short": 2 * (tgt + 2) > dat_upsample * (src + 2) if dat_upsample else np.zeros(len(src), bool),
+        "dat_too_short": (dag_filter_ratio * (tgt + 2) > dat_upsample * (src + 2) if dat_upsample
+                          else np.zeros(len(src), bool)),
     }
     keep = ~np.logical_or.reduce(list(failed.values()))
     return keep, {**{name: int(mask.sum()) for name, mask in failed.items()}, "kept": int(keep.sum())}

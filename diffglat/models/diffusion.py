@@ -10,8 +10,12 @@ Modality diffusion process (MDP; Eq. 8-9, simplified as in appendix E, Eq. 24):
 so at each position the target token y_0 wins unless another token w beats it by
 p(w) > p(y_0) / gamma, and ỹ_{t-1} = argmax. gamma is chosen per sentence from a fixed set as the
 largest value that keeps at least `keep_fraction` of the tokens on which y_0 and the previous
-transition's prediction ŷ_t agree ("preserves 90% of the tokens in y_0 * y_t"); with no such
-token (always for the first transition, whose input is the copied source) the largest gamma.
+transition's prediction ŷ_t agree ("preserves 90% of the tokens in y_0 * y_t"). With no such
+token (always for the first transition, whose input is the copied source) the constraint says
+nothing, and we take the smallest positive gamma: the literal reading (every gamma qualifies, so
+gamma = 1, the model's own argmax) trains the transition on its successor's prediction with no
+pull toward y_0, and an early model collapses to a fixed point (measured: one-token outputs and
+0 BLEU on Multi30k after the warm-up).
 Eq. 9's third term (omega Z y_0 * y_t) preserves what ỹ_t already captured; we make that exact:
 the chain is computed from t = T down, and a position equal to y_0 in ỹ_t stays y_0 in ỹ_{t-1},
 so Hamming(ỹ_{t-1}, y_0) <= Hamming(ỹ_t, y_0) by construction, and ỹ_0 = y_0.
@@ -68,12 +72,14 @@ def modality_diffusion(y0, margin, other, agree, gammas, keep_fraction: float) -
     changeable = diffusable(y0)
     log_gammas = torch.log(torch.tensor(gammas, dtype=margin.dtype, device=margin.device))  # [G]; log 0 = -inf
     index = torch.arange(len(gammas), device=y0.device)[:, None]
+    smallest_positive = 1 if len(gammas) > 1 else 0
     targets, previous = [], None
     for j in range(margin.shape[0]):
         wins = margin[j][None] >= log_gammas[:, None, None]  # [G, B, n]: y0 is the argmax for that gamma
         counted = agree[j] & changeable
         kept = (wins & counted).sum(-1) >= keep_fraction * counted.sum(-1) - 1e-6  # [G, B]
         choice = (kept * index).argmax(0)  # [B]: the largest gamma that keeps enough
+        choice = torch.where(counted.any(-1), choice, smallest_positive)  # nothing to keep: stay near y0
         win = wins.gather(0, choice[None, :, None].expand(1, *y0.shape))[0]
         if previous is not None:
             win = win | (previous == y0)  # what ỹ_t captured stays: the chain moves toward y0
