@@ -21,6 +21,14 @@ def config_stamp(*sections):
     return section_hash(node)
 
 
+def experiment_stamp(experiment):
+    """Everything in the translation section that shapes one experiment's model and outputs (all
+    study-wide settings and its own entry; not the benchmark list or other experiments): a change
+    reruns its jobs."""
+    study = {k: v for k, v in config["translation"].items() if k not in ("benchmarks", "experiments")}
+    return section_hash([study, config["translation"]["experiments"][experiment]])
+
+
 def translation_scores():
     """Every scores file the config implies: benchmarks x experiments x decoding variants."""
     return [

@@ -19,10 +19,7 @@ rule translate_train:
         f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/model.pt",
     params:
         config=RESOLVED_CONFIG,
-        stamp=lambda w: section_hash(
-            [TRANSLATION[k] for k in ("sizes", "train", "loss", "validate", "decode")]
-            + [TRANSLATION["experiments"][w.mt_experiment]]
-        ),
+        stamp=lambda w: experiment_stamp(w.mt_experiment),
         python=python_launcher(rule_resources("translate_train")["gpu"]),
     log:
         f"{RESULTS}/logs/translate_train_{{benchmark}}_{{mt_experiment}}.log",
@@ -46,6 +43,7 @@ rule translate_evaluate:
         hypotheses=f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/{{testset}}.{{variant}}.hyp",
     params:
         config=RESOLVED_CONFIG,
+        stamp=lambda w: experiment_stamp(w.mt_experiment),
     log:
         f"{RESULTS}/logs/translate_evaluate_{{benchmark}}_{{mt_experiment}}_{{testset}}_{{variant}}.log",
     threads: rule_resources("default")["threads"]
