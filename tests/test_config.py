@@ -17,7 +17,7 @@ def write(tmp_path, text):
     return str(path)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "converge.yaml", "paper.yaml"])
 def test_shipped_configs_are_valid(repo, name):
     files = [repo / BASE] + ([repo / "config" / name] if name != "config.yaml" else [])
     config = load_config(files)
@@ -86,11 +86,11 @@ def test_no_cpu_scale_experiment_override_leaks_into_other_scales(repo, name):
 
 
 @pytest.mark.parametrize("name", ["smoke.yaml", "paper.yaml"])
-def test_no_cpu_scale_translation_steps_leak_into_other_scales(repo, name):
-    """A translation experiment's CPU-scale `max_steps` override (e.g. the deep-shallow AR's, the
-    warm-up's) must be replaced at smoke and paper scale, where the study trains other lengths."""
+def test_no_cpu_scale_translation_override_leaks_into_other_scales(repo, name):
+    """A translation experiment's CPU-scale `train` overrides (the deep-shallow AR's steps and LR, the
+    warm-up's steps) are CPU-scale choices: smoke and paper scale must set each key again."""
     cpu = load_config([repo / BASE])["translation"]
-    other = load_config([repo / BASE, repo / "config" / name])["translation"]
+    scale_file = yaml.safe_load((repo / "config" / name).read_text())["translation"]["experiments"]
     for experiment, spec in cpu["experiments"].items():
-        if "max_steps" in spec.get("train", {}):
-            assert other["experiments"][experiment]["train"]["max_steps"] != spec["train"]["max_steps"], experiment
+        for key in spec.get("train", {}):
+            assert key in scale_file.get(experiment, {}).get("train", {}), f"{name}: {experiment}.train.{key}"
