@@ -54,10 +54,15 @@ def test_resume_restores_mid_run_checkpoint(tmp_path):
 
 def test_checkpoint_for_another_config_is_set_aside(tmp_path, capsys):
     make_trainer(tmp_path, max_steps=3).train()
+    best = tmp_path / "checkpoints" / "best"
+    best.mkdir()
+    (best / "step3.pt").write_bytes(b"weights of the old run")
     fresh = make_trainer(tmp_path, max_steps=2, fingerprint="other")
     fresh.train()
     assert fresh.step == 2
     assert (tmp_path / "checkpoints" / "last.f1.stale.pt").is_file()
+    # the old run's best weights go aside with it: averaging must not pick them up
+    assert not (best / "step3.pt").exists() and (tmp_path / "checkpoints" / "best.f1.stale" / "step3.pt").is_file()
     assert "different config" in capsys.readouterr().err
 
 

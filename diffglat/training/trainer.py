@@ -167,8 +167,11 @@ class Trainer:
                     print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
                 return True
             if self.rank == 0:
-                stale = self.checkpoint_path.with_name(f"last.{state.get('fingerprint', 'unknown')}.stale.pt")
+                tag = state.get("fingerprint", "unknown")
+                stale = self.checkpoint_path.with_name(f"last.{tag}.stale.pt")
                 self.checkpoint_path.replace(stale)
+                if self.best_dir.is_dir():  # its best weights must not be averaged into this run's model
+                    self.best_dir.replace(self.best_dir.with_name(f"best.{tag}.stale"))
                 print(f"checkpoint {self.checkpoint_path} was written for a different config; "
                       f"moved it to {stale} and starting from scratch", file=sys.stderr)
         if self.branch_from is None:
