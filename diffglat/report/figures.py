@@ -121,15 +121,24 @@ def learning_curves(results: dict, benchmark: str, out_stem: Path) -> bool:
               if b == benchmark and variant == "main"}
     if not curves:
         return False
-    fig, ax = plt.subplots(figsize=(7.5, 4.0))
-    for experiment, validations in sorted(curves.items()):
-        style = "-" if experiment.startswith("diffglat") else "--"
-        ax.plot([v["step"] for v in validations], [v["score"] for v in validations], style, marker=".",
-                label=experiment)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("validation BLEU (greedy)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=3)
+    # Two panels, so that each has few enough lines to tell apart: the baselines (a log step axis,
+    # as a convergence run may train far longer than the rest) and the DiffGLAT variants.
+    panels = {"baselines": {e: v for e, v in curves.items() if not e.startswith("diffglat")},
+              "DiffGLAT variants": {e: v for e, v in curves.items() if e.startswith("diffglat")}}
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 4.0), sharey=True)
+    for ax, (title, panel) in zip(axes, panels.items()):
+        ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
+        for experiment, validations in sorted(panel.items()):
+            ax.plot([v["step"] for v in validations], [v["score"] for v in validations], marker=".",
+                    label=experiment)
+        if title == "baselines" and panel:
+            ax.set_xscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("training step")
+        ax.grid(alpha=0.3)
+        if panel:
+            ax.legend(fontsize=6, ncol=2)
+    axes[0].set_ylabel("validation BLEU (greedy)")
     save_figure(fig, out_stem)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
