@@ -1,6 +1,7 @@
 """Tiny models and data shared by the tests."""
 
 import numpy as np
+import torch
 
 from diffglat.data import synthetic as syn
 from diffglat.models import build_model
@@ -17,3 +18,18 @@ def tiny_dataset(n=64, seq_len=6, seed=0):
 
 def tiny_model(kind, dictionary, **overrides):
     return build_model(kind, {**TINY_MODEL, **overrides}, len(dictionary), dictionary.pad)
+
+
+def fit(model, criterion, batch, steps, lr=3e-3):
+    """Adam on one batch for `steps` steps in train mode (the step number reaches models with
+    schedules) -> each step's stats."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    for step in range(steps):
+        model.train()
+        loss, stats = criterion(model.forward_batch(batch, criterion.layers, step), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(stats)
+    return history

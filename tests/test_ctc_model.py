@@ -7,7 +7,7 @@ from diffglat.decoding.ctc import ctc_greedy
 from diffglat.losses.ctc import CTCCriterion
 from diffglat.models.ctc import CTCNAT
 
-from helpers import TINY_MODEL, tiny_dataset
+from helpers import TINY_MODEL, fit, tiny_dataset
 
 
 def one_hot_logits(frames, vocab=8):
@@ -27,13 +27,7 @@ def test_tiny_ctc_nat_overfits_and_decodes_its_targets():
     model = CTCNAT(upsample=2, vocab_size=len(d), pad=d.pad, **{**TINY_MODEL, "dropout": 0.0})
     criterion = CTCCriterion(layer=2, blank=d.blank)
     batch = dataset.collate(np.arange(8))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(200):
-        loss, stats = criterion(model.forward_batch(batch, criterion.layers), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    assert stats["loss"] < 0.1
+    assert fit(model, criterion, batch, 200)[-1]["loss"] < 0.1
     model.eval()
     output = model.forward_batch(batch, (2,))
     tokens = ctc_greedy(output.logits, output.target_pad, d.blank, d.pad)

@@ -5,7 +5,7 @@ import torch
 
 from diffglat.models.dat import DATransformer
 
-from helpers import TINY_MODEL, tiny_dataset
+from helpers import TINY_MODEL, fit, tiny_dataset
 
 
 def tiny_dat(dictionary, upsample=3):
@@ -54,17 +54,9 @@ def test_dag_criterion_trains_a_tiny_dat_to_emit_its_targets():
     model.dropout.p = 0.0
     criterion = DagCriterion(layer=2, pad=d.pad, bos=d.bos)
     batch = dataset.collate(np.arange(8))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for _ in range(150):
-        model.train()
-        loss, stats = criterion(model.forward_batch(batch, criterion.layers), batch)
-        assert stats["infeasible"] == 0
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(stats["loss"])
-    assert losses[-1] < 0.2 * losses[0]
+    history = fit(model, criterion, batch, 150)
+    assert all(stats["infeasible"] == 0 for stats in history)
+    assert history[-1]["loss"] < 0.2 * history[0]["loss"]
     model.eval()
     output = model.forward_batch(batch, (2,))
     tokens = joint_viterbi(torch.log_softmax(output.logits, -1), output.layer_links[2], (~output.target_pad).sum(1), d.pad)

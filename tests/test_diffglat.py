@@ -9,7 +9,7 @@ from diffglat.decoding import GENERATORS
 from diffglat.losses import build_criterion
 from diffglat.losses.dag import dag_best_alignment, dag_match
 
-from helpers import tiny_dataset, tiny_model
+from helpers import fit, tiny_dataset, tiny_model
 from test_diffglat_diffusion import brute_force_chain
 
 FAMILY = {  # DiffGLAT kind -> (base kind, the base's own settings)
@@ -248,15 +248,7 @@ def test_tiny_diffglat_overfits_a_few_pairs(kind, one_thread):
     for layer in [*model.encoder, *model.decoder]:
         layer.dropout.p = 0.0
     criterion = build_criterion(kind, model, {"label_smoothing": 0.0})
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    losses = []
-    for step in range(steps):
-        model.train()
-        loss, stats = criterion(model.forward_batch(batch, criterion.layers, step), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(stats["loss"])
+    losses = [stats["loss"] for stats in fit(model, criterion, batch, steps)]
     assert np.mean(losses[-20:]) < 0.1 * np.mean(losses[:20])
     model.eval()
     tokens = GENERATORS[kind](model, batch["src"], DECODE)

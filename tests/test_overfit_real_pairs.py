@@ -19,6 +19,8 @@ from diffglat.decoding import GENERATORS
 from diffglat.losses import build_criterion
 from diffglat.models import MODELS, build_model
 
+from helpers import fit
+
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "multi30k"
 PAIRS = 8
 SIZE = dict(encoder_layers=2, decoder_layers=2, d_model=64, heads=4, ffn_dim=128, dropout=0.0, positions="learned")
@@ -69,13 +71,7 @@ def test_family_overfits_eight_real_pairs(kind, batch):
         schedule["diffusion_warmup"] = STEPS // 2
     model = build_model(kind, {**SIZE, **FAMILIES[kind], **schedule}, len(dictionary), Dictionary.pad)
     criterion = build_criterion(kind, model, {"label_smoothing": 0.0})
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for step in range(STEPS):
-        model.train()
-        loss, _ = criterion(model.forward_batch(data, criterion.layers, step), data)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    fit(model, criterion, data, STEPS)
     model.eval()
     tokens = GENERATORS[kind](model, data["src"], DECODE).tolist()
     hypotheses = [" ".join(dictionary.decode(row)) for row in tokens]
