@@ -1,6 +1,8 @@
 """DiffGLAT models: transitions, iterations, residual glancing, equivalence with the base model at one
 iteration, and tiny models of each family that overfit a few synthetic pairs."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -33,7 +35,8 @@ def small_batch(n=8, seq_len=4):
 def pass_one(model, batch, count):
     """Per-transition outputs of an eval-mode model, as pass 1 sees them."""
     memory, memory_pad = model.encode(batch["src"])
-    states, pad = model.transitions(batch["src"], memory, memory_pad, model.training_lengths(batch), count)
+    x, pad = model.decoder_input(batch["src"], memory_pad, model.training_lengths(batch))
+    states = model.run_transitions(x, pad, memory, memory_pad, count)
     return [model.outputs(states, pad, (i + 1,)) for i in range(count)]
 
 
@@ -83,21 +86,24 @@ def test_glance_ratio_falls_linearly_and_restarts_every_period():
 
 
 def test_training_runs_the_transitions_up_to_the_trained_one_and_the_next():
-    """Transitions 1..s-1 once (shared by both passes), transition s twice (pass 1, pass 2), and
-    transition s + 1 in pass 1 when the MDP reads its prediction."""
+    """Layer-wise glancing: transitions 1..s-1 once (shared by both passes), transition s twice
+    (pass 1, pass 2), and transition s + 1 in pass 1 when the MDP reads its prediction. Glancing
+    at the input (GLAT's): transitions 1..s in both passes."""
     torch.manual_seed(0)
     batch, d = small_batch(2)
     model = diffglat_model("diffglat", d, iterations=3)  # T = 6
     calls = []
     for layer in model.decoder:
         layer.register_forward_hook(lambda module, args, out: calls.append(module))
-    for s in range(1, 7):
-        for warm in (True, False):
-            model.diffusion_warmup = 10**9 if warm else 0
-            calls.clear()
-            model.train_transition(batch, s, step=1)
-            next_one = 0 if warm or s == 6 else 1
-            assert len(calls) == (s - 1) + 2 + next_one
+    for glancing in ("residual", "layerwise", "input"):
+        model.glancing = glancing
+        for s in range(1, 7):
+            for warm in (True, False):
+                model.diffusion_warmup = 10**9 if warm else 0
+                calls.clear()
+                model.train_transition(batch, s, step=1)
+                next_one = 0 if warm or s == 6 else 1
+                assert len(calls) == (2 * s if glancing == "input" else (s - 1) + 2) + next_one
 
 
 def test_gradients_reach_the_transitions_before_the_trained_one():
@@ -122,11 +128,12 @@ def test_pass_two_reuses_pass_one_dropout():
     assert torch.equal(output.logits, expected)
 
 
-def rgs_setup(rgs, ratio=0.5):
+def rgs_setup(glancing, ratio=0.5):
     """A 2-transition NAT whose target agrees with transition 1's prediction on half the positions."""
     torch.manual_seed(2)
     batch, d = small_batch(16, seq_len=8)
-    model = diffglat_model("diffglat_glat", d, rgs=rgs, glance_start=ratio, glance_end=ratio, diffusion_warmup=10**9).eval()
+    model = diffglat_model("diffglat_glat", d, glancing=glancing, glance_start=ratio, glance_end=ratio,
+                           diffusion_warmup=10**9, warmup_transitions="sampled").eval()
     first, second = (output.logits.argmax(-1) for output in pass_one(model, batch, 2))
     g = torch.Generator().manual_seed(3)
     wrong = torch.rand(first.shape, generator=g) < 0.5
@@ -135,7 +142,7 @@ def rgs_setup(rgs, ratio=0.5):
 
 
 def test_rgs_glances_exactly_s_positions_where_the_previous_transition_is_wrong():
-    model, batch, first, second = rgs_setup(rgs=True)
+    model, batch, first, second = rgs_setup("residual")
     target = batch["tgt"]
     allowed = first != target
     S = torch.floor(0.5 * (second != target).sum(-1)).long()
@@ -148,8 +155,9 @@ def test_rgs_glances_exactly_s_positions_where_the_previous_transition_is_wrong(
     assert torch.equal(first_transition.sum(-1), torch.floor(0.5 * (first != target).sum(-1)).long())
 
 
-def test_without_rgs_glancing_covers_all_positions():
-    model, batch, first, second = rgs_setup(rgs=False)
+@pytest.mark.parametrize("glancing", ["layerwise", "input"])
+def test_without_the_residual_restriction_glancing_covers_all_positions(glancing):
+    model, batch, first, second = rgs_setup(glancing)
     picked = torch.zeros_like(batch["tgt"], dtype=torch.bool)
     S = torch.floor(0.5 * (second != batch["tgt"]).sum(-1)).long()
     for _ in range(200):
@@ -158,6 +166,24 @@ def test_without_rgs_glancing_covers_all_positions():
         picked |= glanced
     has_glances = S > 0
     assert picked[has_glances].all()  # including the positions transition 1 already got right
+
+
+@pytest.mark.parametrize("glancing", ["residual", "layerwise", "input"])
+def test_glancing_feeds_the_tokens_at_the_trained_transition_or_only_at_the_decoder_input(glancing):
+    """w/o RGS is GLAT's glancing: the target tokens replace the decoder input (transition 1's
+    input) whatever transition trains; layer-wise glancing feeds them at transition s's input."""
+    model, batch, _, _ = rgs_setup(glancing)
+    where = []
+    glance = model.glance
+    model.glance = lambda s, *args: where.append(s) or glance(s, *args)
+    output = model.train_transition(batch, 2, step=0)
+    assert output.glanced.any() and where == [0 if glancing == "input" else 1]
+    if glancing == "input":  # pass 2 is the eval-mode model run from the glanced decoder input
+        memory, memory_pad = model.encode(batch["src"])
+        x, pad = model.decoder_input(batch["src"], memory_pad, model.training_lengths(batch))
+        x = glance(0, x, output.glanced, output.target)
+        expected = model.project(model.run_transitions(x, pad, memory, memory_pad, 2)[-1])
+        assert torch.allclose(output.logits, expected)
 
 
 def test_mdp_target_of_the_model_is_eq24_on_its_own_predictions():
@@ -176,7 +202,7 @@ def test_mdp_target_of_the_model_is_eq24_on_its_own_predictions():
     candidates = torch.stack([real_argmax[0], real_argmax[2], random_tokens])
     choice = torch.randint(0, 3, batch["tgt"].shape, generator=g)
     batch["tgt"] = candidates.gather(0, choice[None])[0]  # y0 agrees with transition 1 or 3 here and there
-    expected = brute_force_chain(logits, batch["tgt"], model.gammas, 0.9)[-1]
+    expected = brute_force_chain(logits, batch["tgt"], model.mdp_rule)[-1]
     target = model.train_transition(batch, 2, step=0).target
     assert torch.equal(target, expected)
     assert (target != batch["tgt"]).any() and (target == batch["tgt"]).any()
@@ -185,7 +211,8 @@ def test_mdp_target_of_the_model_is_eq24_on_its_own_predictions():
 def test_dat_glanced_vertices_lie_on_the_best_path_and_are_force_aligned():
     torch.manual_seed(4)
     batch, d = small_batch(8, seq_len=6)
-    model = diffglat_model("diffglat", d, iterations=2, glance_start=0.5, glance_end=0.5, diffusion_warmup=10**9).eval()
+    model = diffglat_model("diffglat", d, iterations=2, glance_start=0.5, glance_end=0.5, diffusion_warmup=10**9,
+                           warmup_transitions="sampled").eval()
     target = model.diffusion_target(batch)  # warm-up: ỹ = y0 = BOS y EOS
     for s in (1, 3):
         first = pass_one(model, batch, s)[s - 1]
@@ -254,3 +281,60 @@ def test_tiny_diffglat_overfits_a_few_pairs(kind, one_thread):
     tokens = GENERATORS[kind](model, batch["src"], DECODE)
     expected = torch.cat([torch.full((4, 1), d.bos), batch["tgt_eos"]], 1) if kind == "diffglat" else batch["tgt"]
     assert torch.equal(tokens[:, : expected.shape[1]], expected)
+
+
+def test_warm_up_trains_every_unrolled_transition_on_the_target():
+    """warmup_transitions: all: one step's output holds every transition of the unrolled model
+    (iterations x transitions per pass), each trained against y0, and each receives gradient."""
+    torch.manual_seed(3)
+    batch, d = small_batch(4)
+    model = diffglat_model("diffglat", d, iterations=2, diffusion_warmup=10)  # T = 4
+    criterion = build_criterion("diffglat", model, {"label_smoothing": 0.0})
+    output = model.forward_batch(batch, criterion.layers, step=0)
+    assert sorted(output.layer_logits) == [1, 2, 3, 4]
+    assert torch.equal(output.target, model.diffusion_target(batch))
+    for logits in output.layer_logits.values():
+        logits.retain_grad()
+    loss, _ = criterion(output, batch)
+    loss.backward()
+    for k, logits in output.layer_logits.items():
+        assert logits.grad.abs().sum() > 0, f"transition {k} got no gradient"
+    after = model.forward_batch(batch, criterion.layers, step=10)  # the diffusion phase: one transition
+    assert len(after.layer_logits) == 1
+
+
+def test_sampled_warm_up_trains_one_transition_on_the_target():
+    torch.manual_seed(3)
+    batch, d = small_batch(4)
+    model = diffglat_model("diffglat", d, iterations=2, diffusion_warmup=10, warmup_transitions="sampled")
+    output = model.forward_batch(batch, (), step=0)
+    assert len(output.layer_logits) == 1 and torch.equal(output.target, model.diffusion_target(batch))
+
+
+def test_mdp_reads_each_transition_on_its_own_best_path():
+    """Two transitions on a 5-vertex DAG: transition 1's links force the path 0-1-4, transition 2's
+    0-3-4. Transition 2 predicts y0's token at vertex 1 and another token at vertex 3: read on its
+    own path (vertex 3) the literal MDP target of transition 1 is that other token; read at
+    transition 1's vertex it would be y0."""
+    from diffglat.models.output import DecoderOutput
+
+    d = small_batch(1)[1]
+    model = diffglat_model("diffglat", d, iterations=1, empty_agreement="largest").eval()
+    a, b, V = 7, 8, len(d)
+    y0 = torch.tensor([[d.bos, a, d.eos]])
+
+    def transition_output(path_vertex):
+        links = torch.full((1, 5, 5), -100.0).triu(1).masked_fill(~torch.ones(5, 5, dtype=torch.bool).triu(1), -math.inf)
+        links[0, 0, path_vertex] = links[0, path_vertex, 4] = 0.0
+        logits = torch.zeros(1, 5, V)
+        logits[0, 0, d.bos] = logits[0, 4, d.eos] = 10.0
+        logits[0, 1, a] = 10.0  # y0's token at vertex 1
+        logits[0, 3, b] = 10.0  # another token at vertex 3
+        return DecoderOutput({1: logits}, torch.zeros(1, 5, dtype=torch.bool), {1: links})
+
+    outputs = {1: transition_output(1), 2: transition_output(3)}
+    model.outputs = lambda states, pad, layers: outputs[layers[0]]
+    for k, vertex in ((1, 1), (2, 3)):
+        assert model.align(outputs[k], y0)[0].tolist() == [[0, vertex, 4]]
+    chain = model.mdp_chain([None, None], None, y0, s=1)
+    assert chain[0].tolist() == [[d.bos, b, d.eos]]

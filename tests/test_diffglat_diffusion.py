@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from diffglat.data.dictionary import Dictionary
-from diffglat.models.diffusion import GAMMAS, d3pm_step, d3pm_target, diffusable, modality_diffusion, read_positions
+from diffglat.models.diffusion import (EMPTY_AGREEMENT, GAMMAS, MdpRule, d3pm_step, d3pm_target, differ_fraction,
+                                       diffusable, modality_diffusion, read_positions)
+
+RULES = [MdpRule(empty_agreement=empty, exact_keep=keep) for empty in EMPTY_AGREEMENT for keep in (False, True)]
 
 V = 12  # ids 0..5 are specials
 
@@ -34,10 +37,11 @@ def chain_inputs(logits, y0):
     return margin, other, agree
 
 
-def brute_force_chain(logits, y0, gammas, keep_fraction):
+def brute_force_chain(logits, y0, rule: MdpRule):
     """Eq. 24 literally: for each gamma the argmax over real tokens of gamma P + (1 - gamma) P * onehot(y0);
-    the largest gamma keeping >= keep_fraction of the agreement tokens (the smallest positive one
-    when there are none); then what the previous target captured stays."""
+    the largest gamma keeping >= keep_fraction of the agreement tokens. With none: every gamma
+    qualifies ("largest"), the smallest positive one ("smallest_positive"), or the fraction counts
+    every target token ("keep_target"). With exact_keep, what the previous target captured stays."""
     m = logits.shape[0] - 1
     probs = torch.softmax(logits, -1)
     onehot = torch.nn.functional.one_hot(y0, logits.shape[-1]).to(probs.dtype)
@@ -48,14 +52,19 @@ def brute_force_chain(logits, y0, gammas, keep_fraction):
         agree = (probs[j - 1].argmax(-1) == y0) & changeable if j > 0 else torch.zeros_like(changeable)
         target = torch.empty_like(y0)
         for b in range(y0.shape[0]):
-            # nothing to keep: the smallest positive gamma (models/diffusion.py says why)
-            candidates = sorted(gammas, reverse=True) if agree[b].any() else [min(g for g in gammas if g > 0)]
+            counted = agree[b]
+            candidates = sorted(rule.gammas, reverse=True)
+            if not counted.any():
+                if rule.empty_agreement == "smallest_positive":
+                    candidates = [min(g for g in rule.gammas if g > 0)]
+                elif rule.empty_agreement == "keep_target":
+                    counted = changeable[b]
             for gamma in candidates:
                 candidate = (gamma * P[b] + (1 - gamma) * P[b] * onehot[b])[:, 6:].argmax(-1) + 6
-                if (candidate == y0[b])[agree[b]].sum() >= keep_fraction * agree[b].sum() - 1e-9:
+                if (candidate == y0[b])[counted].sum() >= rule.keep_fraction * counted.sum() - 1e-9:
                     break
             target[b] = candidate
-        if previous is not None:
+        if rule.exact_keep and previous is not None:
             target = torch.where(previous == y0, y0, target)
         previous = torch.where(changeable, target, y0)
         targets.append(previous)
@@ -82,44 +91,71 @@ def test_read_positions_margin_is_log_ratio_to_the_best_other_token():
             assert other[b, k] == w and prediction[b, k] == log_probs[b, v].argmax()
 
 
+@pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.empty_agreement}-keep{int(r.exact_keep)}")
 @pytest.mark.parametrize("seed", [0, 1])
-def test_mdp_chain_equals_eq24_by_brute_force(seed):
+def test_mdp_chain_equals_eq24_by_brute_force(seed, rule):
     logits, y0 = random_chain(seed=seed)
-    expected = brute_force_chain(logits, y0, GAMMAS, 0.9)
-    assert torch.equal(modality_diffusion(y0, *chain_inputs(logits, y0), GAMMAS, 0.9), expected)
+    expected = brute_force_chain(logits, y0, rule)
+    assert torch.equal(modality_diffusion(y0, *chain_inputs(logits, y0), rule), expected)
 
 
-def test_mdp_keeps_agreement_tokens_and_moves_monotonically_toward_the_target():
+def test_the_empty_agreement_rules_differ_on_the_first_transition():
+    """The first transition has no agreement: literal gamma = max (the next transition's argmax),
+    the smallest positive gamma (y0 nearly everywhere) or 90% of y0 kept."""
+    logits, y0 = random_chain(m=3, B=200, n=40, seed=4)
+    inputs = chain_inputs(logits, y0)
+    first = {empty: modality_diffusion(y0, *inputs, MdpRule(empty_agreement=empty))[0] for empty in EMPTY_AGREEMENT}
+    best_other = logits[1, ..., 6:].argmax(-1) + 6
+    assert torch.equal(first["largest"], torch.where(diffusable(y0), best_other, y0))
+    differ = {empty: differ_fraction(target, y0) for empty, target in first.items()}
+    assert 0 < differ["keep_target"] <= 0.1 < 0.3 < differ["largest"] and 0 < differ["smallest_positive"]
+    kept = ((first["keep_target"] == y0) & diffusable(y0)).sum(-1)
+    assert (kept >= 0.9 * diffusable(y0).sum(-1)).all()
+
+
+def test_differ_fraction_counts_only_diffusable_positions():
+    y0 = torch.tensor([[Dictionary.bos, 7, 8, 9, Dictionary.eos, Dictionary.pad]])
+    target = torch.tensor([[Dictionary.bos, 7, 10, 11, Dictionary.eos, Dictionary.pad]])
+    assert differ_fraction(target, y0) == pytest.approx(2 / 3)
+
+
+def test_mdp_keeps_agreement_tokens_and_with_exact_keep_moves_monotonically_toward_the_target():
     logits, y0 = random_chain(m=5, B=200, seed=2)
     margin, other, agree = chain_inputs(logits, y0)
-    targets = modality_diffusion(y0, margin, other, agree, GAMMAS, 0.9)
     changeable = diffusable(y0)
-    assert ((targets != y0) & ~changeable).sum() == 0  # pad and BOS never move
-    assert (targets != y0).any()  # a non-trivial process
-    for j in range(len(targets)):
-        counted = agree[j] & changeable
-        kept = ((targets[j] == y0) & counted).sum(-1)
-        assert (kept >= 0.9 * counted.sum(-1)).all()
-        if j > 0:  # ỹ_{t-1} keeps every target token of ỹ_t: Hamming(ỹ_{t-1}, y0) <= Hamming(ỹ_t, y0)
-            assert not ((targets[j - 1] == y0) & (targets[j] != y0)).any()
-            assert ((targets[j] != y0).sum(-1) <= (targets[j - 1] != y0).sum(-1)).all()
+    for exact_keep in (False, True):
+        targets = modality_diffusion(y0, margin, other, agree, MdpRule(exact_keep=exact_keep))
+        assert ((targets != y0) & ~changeable).sum() == 0  # pad and BOS never move
+        assert (targets != y0).any()  # a non-trivial process
+        monotone = True
+        for j in range(len(targets)):
+            counted = agree[j] & changeable
+            kept = ((targets[j] == y0) & counted).sum(-1)
+            assert (kept >= 0.9 * counted.sum(-1)).all()
+            if j > 0:  # ỹ_{t-1} keeps every target token of ỹ_t: Hamming(ỹ_{t-1}, y0) <= Hamming(ỹ_t, y0)
+                monotone &= not ((targets[j - 1] == y0) & (targets[j] != y0)).any()
+        assert monotone == exact_keep
 
 
-def test_mdp_with_gamma_zero_only_is_the_target_and_gamma_one_is_the_prediction():
+def test_mdp_with_gamma_zero_only_is_the_target():
     logits, y0 = random_chain(m=3, seed=4)
     margin, other, agree = chain_inputs(logits, y0)
-    assert torch.equal(modality_diffusion(y0, margin, other, agree, (0.0,), 0.9), y0.expand(3, *y0.shape))
-    best_other = logits[1, ..., 6:].argmax(-1) + 6  # the best real token of the next transition
-    first = modality_diffusion(y0, margin, other, agree, (0.0, 1.0), 0.9)[0]  # nothing to keep: gamma = 1
-    assert torch.equal(first, torch.where(diffusable(y0), best_other, y0))
+    assert torch.equal(modality_diffusion(y0, margin, other, agree, MdpRule(gammas=(0.0,))), y0.expand(3, *y0.shape))
 
 
-def test_mdp_without_agreement_tokens_stays_near_the_target():
+def test_mdp_rule_rejects_bad_settings():
+    for bad in (dict(gammas=(0.1, 1.0)), dict(gammas=(0.0, 0.5, 0.2)), dict(empty_agreement="smallest"),
+                dict(keep_fraction=1.5)):
+        with pytest.raises(ValueError):
+            MdpRule(**bad)
+
+
+def test_mdp_without_agreement_tokens_stays_near_the_target_with_the_smallest_positive_gamma():
     """No agreement to keep (the first transition): the smallest positive gamma, so y0 stays wherever
     the next transition gives it at least gamma times the best other token's probability."""
     logits, y0 = random_chain(m=3, seed=4)
     margin, other, agree = chain_inputs(logits, y0)
-    first = modality_diffusion(y0, margin, other, agree, GAMMAS, 0.9)[0]
+    first = modality_diffusion(y0, margin, other, agree, MdpRule(empty_agreement="smallest_positive"))[0]
     log_probs = torch.log_softmax(logits[1], -1)
     y0_wins = log_probs.gather(-1, y0[..., None])[..., 0] >= math.log(GAMMAS[1]) + log_probs[..., 6:].max(-1).values
     best_other = log_probs.scatter(-1, y0[..., None], -math.inf)[..., 6:].argmax(-1) + 6

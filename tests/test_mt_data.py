@@ -129,7 +129,7 @@ def test_report_appendix_reads_stats_and_says_not_prepared(multi30k, tmp_path):
 def test_batches_fit_max_tokens_and_cover_each_example_once(multi30k):
     dataset = load_split(multi30k, "train", "en", "de")
     keep, counts = length_filter(dataset.source.lengths, dataset.target.lengths, max_length=60, max_ratio=3.0,
-                                 dat_upsample=8)
+                                 dag={"upsample": 8, "ratio": 2})
     assert counts["kept"] == keep.sum() > 28000
     lengths = dataset.lengths[keep]
     for epoch in (0, 1):
@@ -152,15 +152,52 @@ def test_two_shards_are_disjoint_and_cover_the_data(multi30k):
 def test_length_filter_counts_each_rule():
     src = np.array([5, 20, 300, 2, 10, 4])
     tgt = np.array([6, 5, 10, 2, 10, 11])
-    keep, counts = length_filter(src, tgt, max_length=250, max_ratio=3.0, dat_upsample=4)
-    # pair 1: ratio 4 > 3; pair 2: 300 > 250 and ratio 30; pair 5: target 11 + 2 > 4 * (4 + 2) / 2.
+    keep, counts = length_filter(src, tgt, max_length=250, max_ratio=3.0)
+    # pair 1: ratio 4 > 3; pair 2: 300 > 250 and ratio 30
+    assert keep.tolist() == [True, False, False, True, True, True]
+    assert counts == {"too_long": 1, "bad_ratio": 2, "kept": 4, "pairs": 6}
+    # DA-Transformer's ratio both ways on lengths with EOS: pair 5 has 12 > 2 x 5 (and pair 1, 2);
+    # a 2 x graph of pair 5 has 2 x 5 = 10 vertices for BOS y EOS = 13 tokens
+    keep, counts = length_filter(src, tgt, max_length=250, max_ratio=3.0, dag={"upsample": 2, "ratio": 2})
     assert keep.tolist() == [True, False, False, True, True, False]
-    assert counts == {"too_long": 1, "bad_ratio": 2, "dat_too_short": 1, "kept": 3}
-    # Ratio 1 drops only what no path holds: at 2 x, target + 2 > 2 x (source + 2).
-    src, tgt = np.array([3, 3, 4]), np.array([8, 9, 6])
-    keep, counts = length_filter(src, tgt, max_length=250, max_ratio=3.0, dat_upsample=2, dag_filter_ratio=1)
-    assert keep.tolist() == [True, False, True] and counts["dat_too_short"] == 1
-    assert length_filter(src, tgt, 250, 3.0, dat_upsample=2)[0].tolist() == [False, False, False]  # ratio 2
+    assert counts == {"too_long": 1, "bad_ratio": 2, "dag_ratio": 3, "dag_too_long": 0, "graph_too_short": 1,
+                      "kept": 3, "pairs": 6}
+    keep, counts = length_filter(src, tgt, 250, 3.0, {"upsample": 8, "ratio": 3, "max_source_length": 9,
+                                                      "max_target_length": None})
+    assert keep.tolist() == [True, False, False, True, False, True] and counts["dag_too_long"] == 3
+    assert counts["graph_too_short"] == 0
+
+
+def brute_force_dag_filter(src, tgt, upsample, ratio, max_length, max_ratio):
+    """Which rules each pair fails, pair by pair from the definitions."""
+    failed = []
+    for x, y in zip(src.tolist(), tgt.tolist()):
+        rules = set()
+        if max(x, y) > max_length:
+            rules.add("too_long")
+        if max(x, y) > max_ratio * max(min(x, y), 1):
+            rules.add("bad_ratio")
+        if y + 1 > ratio * (x + 1) or x + 1 > ratio * (y + 1):
+            rules.add("dag_ratio")
+        if len(["BOS", *range(y), "EOS"]) > upsample * (x + 1):
+            rules.add("graph_too_short")
+        failed.append(rules)
+    return failed
+
+
+def test_dag_filter_on_real_multi30k_keeps_nearly_every_pair_and_counts_each_drop(multi30k):
+    """DAG models at the default 2 x graph see nearly every pair the other models see; stats.json
+    counts each rule's drops, matching a pair-by-pair brute force."""
+    stats = json.loads((multi30k / "stats.json").read_text())
+    others, dag = stats["train_filter"], stats["dag_filter"]["2x"]
+    assert others["kept"] == 28990 and dag["pairs"] == others["pairs"]
+    assert dag["kept"] >= 28900 and dag["upsample"] == 2 and dag["ratio"] == 2
+    dataset = load_split(multi30k, "train", "en", "de")
+    failed = brute_force_dag_filter(dataset.source.lengths, dataset.target.lengths, 2, 2, 100, 3.0)
+    assert dag["kept"] == sum(not rules for rules in failed)
+    for rule in ("too_long", "bad_ratio", "dag_ratio", "graph_too_short"):
+        assert dag[rule] == sum(rule in rules for rules in failed), rule
+    assert dag["dag_too_long"] == 0
 
 
 # ---- text and BPE ------------------------------------------------------------------------------
@@ -252,7 +289,7 @@ def test_worker_processes_give_the_same_result(repo, tmp_path):
     benchmark = resolve_benchmark(load_config(tiny_config(repo, tmp_path)), "tiny")
     for threads in (1, 2):
         prepare_module.prepare_benchmark(benchmark, tmp_path / f"threads{threads}", seed=1, bpe_sample=10**6,
-                                         dat_upsample=8, threads=threads)
+                                         dag_filters={"8x": {"upsample": 8, "ratio": 2}}, threads=threads)
     names = sorted(p.name for p in (tmp_path / "threads1").iterdir() if p.suffix in (".npy", ".txt", ".en", ".de"))
     # 3 splits x 2 sides x (tokens, offsets, tokenised text, raw text; train keeps no raw text) + dict.txt
     assert len(names) == 3 * 2 * 4 - 2 + 1

@@ -118,3 +118,31 @@ def test_models_overfit_a_single_modality(tmp_path, kind):
     else:
         hyp = nat_argmax(model, batch["src"], batch["tgt_lengths"], (2,))[2]
         assert torch.equal(hyp, batch["tgt"])
+
+
+def test_window_stats_are_averaged_per_log_window_and_resume_cleanly(tmp_path):
+    """Loss stats named window/<name>/sum and /n land in train_stats.csv as their window mean (the
+    DiffGLAT per-transition differ fractions); a resumed run drops the rows past its checkpoint."""
+    class Windowed:
+        def __init__(self, inner):
+            self.inner, self.calls, self.layers = inner, 0, inner.layers
+
+        def __call__(self, output, batch):
+            loss, stats = self.inner(output, batch)
+            self.calls += 1
+            return loss, {**stats, "window/odd/sum": float(self.calls % 2), "window/odd/n": 1.0}
+
+    def trainer(max_steps, log_every):
+        t = make_trainer(tmp_path, max_steps)
+        t.loss_fn, t.settings.log_every = Windowed(t.loss_fn), log_every
+        return t
+
+    trainer(4, log_every=2).train()
+    rows = list(csv.DictReader((tmp_path / "train_stats.csv").open()))
+    assert [(r["step"], r["name"], float(r["value"])) for r in rows] == [("2", "odd", 0.5), ("4", "odd", 0.5)]
+    assert "window/odd/sum" not in load_checkpoint(tmp_path / "checkpoints" / "last.pt")["last_stats"]
+    with open(tmp_path / "train_stats.csv", "a") as f:
+        f.write("5,odd,9\n")  # a row a killed run wrote after its last checkpoint (step 4)
+    trainer(6, log_every=1).train()
+    rows = list(csv.DictReader((tmp_path / "train_stats.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4, 5, 6]

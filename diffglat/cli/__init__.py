@@ -31,7 +31,7 @@ def prepare(config: dict, benchmark: str, threads: int) -> None:
     settings = config["prepare"]
     record = {"config_hash": section_hash(preparation_inputs(config, benchmark)), "provenance": provenance()}
     out = prepared_dir(config, benchmark)
-    stats = prepare_benchmark(resolved, out, settings["seed"], settings["bpe_sample"], settings["dat_upsample"],
+    stats = prepare_benchmark(resolved, out, settings["seed"], settings["bpe_sample"], translation.dag_filters(config),
                               threads, record)
     pairs = ", ".join(f"{split} {s['pairs']:,}" for split, s in stats["splits"].items())
     print(f"prepared {benchmark} in {stats['seconds']:.0f}s: {pairs} pairs, "

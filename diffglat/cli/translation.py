@@ -32,6 +32,7 @@ from ..io import atomic_write_json, atomic_write_text
 from ..losses import build_criterion
 from ..metrics.mt import corpus_scores
 from ..models import MODELS, build_model, load_trained
+from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
 from ..training.checkpoint import average_checkpoints
@@ -61,8 +62,35 @@ def experiment_spec(config: dict, experiment: str) -> dict:
                                             for name, overrides in exp.get("decode_variants", {}).items()}},
         "validate": {**study["validate"], "decode": {**decode, **study["validate"]["decode"]}},
         "branch_from": exp.get("branch_from"),
-        "dag_filter_ratio": study["dag_filter_ratio"],
+        "dag_filter": study["dag_filter"],
     }
+
+
+def sized_positions(model_config: dict, max_length: int) -> dict:
+    """An upsampled decoder (CTC frames, DAG vertices) of the longest admitted source, upsample x
+    (max_length + EOS), can outgrow the default position tables (1,024: 8 x 250 tokens at paper
+    scale): then size them to fit. Smaller models keep the default (and their parameters)."""
+    needed = model_config.get("upsample", 1) * (max_length + 1)
+    if needed <= MAX_POSITIONS or "max_positions" in model_config:
+        return model_config
+    return {**model_config, "max_positions": needed}
+
+
+def dag_filter(spec: dict) -> dict | None:
+    """The DAG training filter of an experiment (`data.batching.length_filter`), None for a model without a DAG."""
+    if not getattr(MODELS[spec["model"]], "uses_dag", False):
+        return None
+    return {"upsample": spec["model_config"]["upsample"], **spec["dag_filter"]}
+
+
+def dag_filters(config: dict) -> dict[str, dict]:
+    """Graph name ("8x") -> DAG filter, for every graph size the study's DAG experiments train on."""
+    filters = {}
+    for experiment in config["translation"]["experiments"]:
+        dag = dag_filter(experiment_spec(config, experiment))
+        if dag is not None:
+            filters[f"{dag['upsample']}x"] = dag
+    return dict(sorted(filters.items()))
 
 
 def decode_settings(spec: dict, experiment: str, variant: str) -> dict:
@@ -82,12 +110,11 @@ def make_model(spec: dict, experiment: str, vocab_size: int, pad: int):
 
 # ---- data ------------------------------------------------------------------------------------
 def training_data(config: dict, benchmark: str, spec: dict) -> tuple[ParallelDataset, dict]:
-    """The train split without the pairs the length filter drops (for DAG models: targets the graph cannot hold)."""
+    """The train split without the pairs the length filter drops (for DAG models also DA-Transformer's filter)."""
     entry = config["benchmarks"][benchmark]
     dataset = load_split(prepared_dir(config, benchmark), "train", entry["source"], entry["target"])
-    dag_upsample = spec["model_config"]["upsample"] if getattr(MODELS[spec["model"]], "uses_dag", False) else None
     keep, counts = length_filter(dataset.source.lengths, dataset.target.lengths, entry["max_length"],
-                                 entry["max_ratio"], dag_upsample, spec["dag_filter_ratio"])
+                                 entry["max_ratio"], dag_filter(spec))
     return ParallelDataset(dataset.source, dataset.target, dataset.dictionary, np.flatnonzero(keep)), counts
 
 
@@ -117,6 +144,7 @@ def translate(model, kind: str, dataset: ParallelDataset, settings: dict, bpe: B
 def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     spec = experiment_spec(config, experiment)
     entry = config["benchmarks"][benchmark]
+    spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     settings = TrainSettings(**spec["train"])
     folder = prepared_dir(config, benchmark)
     dataset, filtered = training_data(config, benchmark, spec)

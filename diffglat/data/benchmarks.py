@@ -49,8 +49,10 @@ def paper_test_set(config: dict, name: str) -> str:
 
 def preparation_inputs(config: dict, name: str) -> list:
     """The config a benchmark's prepared data depends on (its fingerprint's input): its registry
-    entry and the `prepare` settings, but not which other benchmarks the run selects."""
-    return [config["benchmarks"][name], {k: v for k, v in config["prepare"].items() if k != "benchmarks"}]
+    entry, the `prepare` settings and the DAG filter that stats.json counts, but not which other
+    benchmarks the run selects."""
+    return [config["benchmarks"][name], {k: v for k, v in config["prepare"].items() if k != "benchmarks"},
+            config["translation"]["dag_filter"]]
 
 
 def selected_benchmarks(config: dict) -> list[str]:

@@ -39,10 +39,12 @@ CHUNK = 10_000  # sentence pairs per unit of work (one task for a worker process
 TOOLS = ("sentencepiece", "sacremoses", "jieba")
 
 
-def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: int, dat_upsample: int,
+def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: int, dag_filters: dict[str, dict],
                       threads: int = 1, record: dict | None = None) -> dict:
     """Prepare `benchmark` into folder `out`; returns the stats (also in out/stats.json).
 
+    dag_filters: graph name (e.g. "2x") -> the DAG filter settings training applies to DAG models
+    of that graph size (`batching.length_filter`'s `dag`): stats.json counts what each rule drops.
     record: extra fields stored in stats.json (config hash, provenance).
     """
     start = time.perf_counter()
@@ -63,7 +65,7 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
         bpe.dictionary.save(work / "dict.txt")
         lengths = {split: {lang: binarise(bpe, work, split, lang, threads)
                            for lang in (benchmark.source, benchmark.target)} for split in splits}
-        stats = statistics(benchmark, splits, lengths, overlap, len(bpe.dictionary), dat_upsample)
+        stats = statistics(benchmark, splits, lengths, overlap, len(bpe.dictionary), dag_filters)
         stats.update(seconds=round(time.perf_counter() - start, 1), **(record or {}))
         atomic_write_json(work / DONE_MARKER, stats)
         replace_dir(work, out)
@@ -188,7 +190,8 @@ def length_summary(lengths: np.ndarray) -> dict:
             "p99": round(float(p99), 1), "max": int(lengths.max())}
 
 
-def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict, vocab: int, dat_upsample: int) -> dict:
+def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict, vocab: int,
+               dag_filters: dict[str, dict]) -> dict:
     """stats.json: lengths are in BPE tokens without BOS/EOS."""
     src, tgt = benchmark.source, benchmark.target
     splits = {}
@@ -196,15 +199,17 @@ def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict,
         splits[split] = {"files": [[str(s), str(t)] for s, t in benchmark.corpora[split]], **c,
                          "tokens": {lang: int(lengths[split][lang].sum()) for lang in (src, tgt)},
                          "length": {lang: length_summary(lengths[split][lang]) for lang in (src, tgt)}}
-    _, filtered = length_filter(lengths["train"][src], lengths["train"][tgt], benchmark.max_length,
-                                benchmark.max_ratio, dat_upsample)
+    train_lengths = lengths["train"][src], lengths["train"][tgt], benchmark.max_length, benchmark.max_ratio
+    _, filtered = length_filter(*train_lengths)
+    dag_filtered = {name: {**dag, **length_filter(*train_lengths, dag)[1]} for name, dag in dag_filters.items()}
     return {
         "benchmark": benchmark.name, "source": src, "target": tgt, "test_sets": benchmark.test_sets,
         "vocabulary": {"size": vocab, "bpe_requested": benchmark.vocab_size, "kind": "joint SentencePiece BPE"},
         "splits": splits,
-        # What training's length filter removes from train (the binarised files keep every pair).
-        "train_filter": {"max_length": benchmark.max_length, "max_ratio": benchmark.max_ratio,
-                         "dat_upsample": dat_upsample, **filtered},
+        # What training's length filter removes from train (the binarised files keep every pair),
+        # and what it removes for the DAG models of each graph size (DA-Transformer's filter on top).
+        "train_filter": {"max_length": benchmark.max_length, "max_ratio": benchmark.max_ratio, **filtered},
+        "dag_filter": dag_filtered,
         # Held-out pairs whose sentence also occurred in the train corpus; those train pairs were dropped.
         "train_overlap": overlap,
         "tools": {name: metadata.version(name) for name in TOOLS},

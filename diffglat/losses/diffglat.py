@@ -1,5 +1,6 @@
-"""DiffGLAT criteria: the base family's loss on the transition the model trained this step, against
-the intermediate target ỹ_{t-1} the model built (`output.target`) instead of the data target.
+"""DiffGLAT criteria: the base family's loss on the transitions the model trained this step (one, or
+all of them during a warm-up on y0, averaged), against the intermediate target ỹ_{t-1} the model
+built (`output.target`) instead of the data target.
 
 The model (models/diffglat.py) samples the transition and builds ỹ and the glancing; the loss is
 exactly the base family's: the DAG loss with the glanced vertices force-aligned (DiffGLAT), CTC
@@ -25,8 +26,20 @@ class IntermediateTargetLoss:
         self.criterion_for, self.batch_targets = criterion_for, batch_targets
 
     def __call__(self, output, batch: dict):
-        criterion = self.criterion_for(max(output.layer_logits))  # the one transition in the output
-        return criterion(output, {**batch, **self.batch_targets(output.target)})
+        batch = {**batch, **self.batch_targets(output.target)}
+        results = [self.criterion_for(key)(output, batch) for key in sorted(output.layer_logits)]
+        loss = sum(loss for loss, _ in results) / len(results)
+        values: dict[str, list[float]] = {}
+        for _, result_stats in results:  # a key per layer (nll_<k>) or shared (infeasible): average what exists
+            for key, value in result_stats.items():
+                values.setdefault(key, []).append(value)
+        stats = {key: sum(v) / len(v) for key, v in values.items()}
+        stats["loss"] = float(loss.detach())
+        # the trainer averages `window/` stats over its log window (training/trainer.py)
+        for transition, fraction in output.diffusion_stats.items():
+            stats[f"window/differ_t{transition}/sum"] = fraction
+            stats[f"window/differ_t{transition}/n"] = 1.0
+        return loss, stats
 
 
 def diffglat_dag(model, settings: dict) -> IntermediateTargetLoss:

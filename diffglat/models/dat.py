@@ -63,7 +63,7 @@ class DATransformer(UpsampledNAT):
 
     def __init__(self, upsample: int, **transformer):
         super().__init__(upsample, **transformer)
-        self.links = DagLinks(self.d_model, transformer["heads"])
+        self.links = DagLinks(self.d_model, transformer["heads"], self.max_positions)
 
     def outputs(self, states: list[torch.Tensor], pad: torch.Tensor, layers: tuple[int, ...]) -> DecoderOutput:
         output = super().outputs(states, pad, layers)

@@ -9,24 +9,30 @@ iterative model runs the whole decoder `iterations` times with the same paramete
 hidden states feeding the next pass. T = iterations x decoder_layers / k diffusion steps; the
 first transition in decoding order computes level T - 1, the last one level 0.
 
-Training (`forward_batch`), one transition per step (paper §3.3):
+Training (`forward_batch`). Warm-up (the first `diffusion_warmup` steps, appendix E: "we train the
+model to predict the target y0 at all steps t"): with `warmup_transitions: all` every transition of
+the unrolled model (all `iterations` passes) predicts y0 in the same step, their losses averaged
+(deep supervision, as DSLP does per layer), with GLAT's glancing at the decoder input read off the
+last transition; `sampled` trains one transition drawn as below per step (each then gets 1/T of
+the warm-up). After the warm-up, one transition per step (paper §3.3):
   1. draw s uniformly in 1..T: the s-th transition (t = T - s + 1 -> t - 1) is trained. Drawing
      uniformly is our reading of the glancing schedule "mu = 1/T" (appendix E): every transition
      is the glanced-and-trained one of a step with probability 1/T.
-  2. transitions 1..s-1 run once, with gradients: both passes share them (nothing is glanced
-     before transition s and pass 2 replays pass 1's dropout masks). Pass 1, no gradients, train
-     mode, continues with transition s (and s + 1, whose prediction P_{t-2} the MDP needs).
-  3. the intermediate target ỹ_{t-1} (models/diffusion.py): y0 for the last transition and, with
-     every process, during the first `diffusion_warmup` steps; else the MDP chain or a D3PM
-     sample. The MDP reads each target position, in every transition, at the decoder position
-     transition s aligns it to: a position's state flows from one transition to the next, so one
-     alignment serves the whole chain.
-  4. residual glancing (Eqs. 11-12): S = floor(alpha * d(ỹ_{t-1}, ŷ_{t-1})) decoder positions,
-     drawn only where the previous transition's prediction ŷ_t differs from ỹ_{t-1} (everywhere
-     with `rgs: false`, and for the first transition, which has no previous prediction), read the
-     target token at the input of transition s instead of their hidden state.
-  5. pass 2 of transition s, same dropout masks (the RNG is rewound), with gradients: the output
-     is its prediction, with ỹ_{t-1} as `target` and the glanced positions.
+  2. pass 1, no gradients, train mode, runs transitions 1..s (and s + 1, whose prediction P_{t-2}
+     the MDP needs). With layer-wise glancing transitions 1..s-1 are the same in both passes (same
+     dropout masks, nothing glanced before transition s): computed once, with gradients.
+  3. the intermediate target ỹ_{t-1} (models/diffusion.py): y0 for the last transition; else the
+     MDP chain or a D3PM sample. The MDP reads each transition's prediction on that transition's
+     own alignment of y0 (its own best DAG path: each transition has its own links), and logs the
+     fraction of ỹ that differs from y0 per transition (`differ_fraction`).
+  4. glancing, S = floor(alpha * d(ỹ_{t-1}, ŷ_{t-1})) positions (`glancing`): "residual" (Eqs.
+     11-12) draws them only where the previous transition's prediction ŷ_t differs from ỹ_{t-1}
+     (everywhere for the first transition) and feeds the target token at the input of transition
+     s instead of its hidden state; "layerwise" the same without the residual restriction;
+     "input" is GLAT's original glancing (the paper's "w/o RGS"): the tokens replace the decoder
+     input and pass 2 reruns transitions 1..s from there.
+  5. pass 2, same dropout masks (the RNG is rewound), with gradients: the output is transition s's
+     prediction, with ỹ_{t-1} as `target` and the glanced positions.
 alpha falls linearly from glance_start to glance_end over glance_steps, restarting every
 alpha_period steps when set (the "periodic" schedule of iterative models).
 
@@ -34,8 +40,8 @@ Families. Comparing a prediction with a target needs an alignment from target po
 decoder positions (`align`, per base model): the identity for a NAT (oracle length), the best DAG
 path for a DA-Transformer (Eq. 13: the target keeps its length |y|; glanced vertices are
 force-aligned in the loss), the best CTC alignment for CTC (glanced frames read their aligned
-label, blank included; target position k reads the first frame of its run). The MDP aligns y0,
-glancing aligns ỹ_{t-1}, both on transition s's pass-1 prediction.
+label, blank included; target position k reads the first frame of its run). The MDP aligns y0 on
+each transition's pass-1 prediction, glancing aligns ỹ_{t-1} on transition s's.
 
 Outputs are keyed by transition number (1-based, decoding order), not by decoder layer. The model
 adds no parameters to its base: a base model's state_dict loads as is.
@@ -50,10 +56,14 @@ from ..losses.ctc import ctc_best_alignment
 from ..losses.dag import dag_best_alignment, dag_match, dag_target
 from .ctc import CTCNAT
 from .dat import DATransformer
-from .diffusion import GAMMAS, PROCESSES, d3pm_target, modality_diffusion, read_positions
+from .diffusion import GAMMAS, PROCESSES, MdpRule, d3pm_target, differ_fraction, modality_diffusion, read_positions
 from .glancing import glance_count, glancing_mask, linear_ratio
 from .nat import NATransformer
 from .output import DecoderOutput
+
+GLANCING = ("residual", "layerwise", "input")
+WARMUP_TRANSITIONS = ("all", "sampled")
+
 
 def _rng_state(device: torch.device):
     return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
@@ -77,19 +87,22 @@ class DiffusionGlancing:
 
     def __init__(self, *, glance_steps: int, diffusion_warmup: int, layers_per_transition: int = 3,
                  iterations: int = 1, diffusion: str = "mdp", gammas=GAMMAS, keep_fraction: float = 0.9,
-                 rgs: bool = True, glance_start: float = 0.5, glance_end: float = 0.1, alpha_period: int = 0,
-                 **base):
+                 empty_agreement: str = "largest", exact_keep: bool = False, glancing: str = "residual",
+                 warmup_transitions: str = "all", glance_start: float = 0.5, glance_end: float = 0.1,
+                 alpha_period: int = 0, **base):
         super().__init__(**base)
         if len(self.decoder) % layers_per_transition:
             raise ValueError(f"decoder_layers={len(self.decoder)} is not a multiple of "
                              f"layers_per_transition={layers_per_transition}")
         if diffusion not in PROCESSES:
             raise ValueError(f"diffusion {diffusion!r} is not one of {PROCESSES}")
-        if list(gammas) != sorted(gammas) or gammas[0] != 0:
-            raise ValueError(f"gammas must ascend from 0 (0 keeps the target): {gammas}")
+        if glancing not in GLANCING:
+            raise ValueError(f"glancing {glancing!r} is not one of {GLANCING}")
+        if warmup_transitions not in WARMUP_TRANSITIONS:
+            raise ValueError(f"warmup_transitions {warmup_transitions!r} is not one of {WARMUP_TRANSITIONS}")
         self.layers_per_transition, self.iterations = layers_per_transition, iterations
-        self.diffusion, self.gammas, self.keep_fraction = diffusion, tuple(gammas), keep_fraction
-        self.diffusion_warmup, self.rgs = diffusion_warmup, rgs
+        self.diffusion, self.mdp_rule = diffusion, MdpRule(tuple(gammas), keep_fraction, empty_agreement, exact_keep)
+        self.diffusion_warmup, self.glancing, self.warmup_transitions = diffusion_warmup, glancing, warmup_transitions
         self.glance_start, self.glance_end, self.glance_steps = glance_start, glance_end, glance_steps
         self.alpha_period = alpha_period
 
@@ -122,15 +135,6 @@ class DiffusionGlancing:
             glanced = glanced + self.positions(x.shape[1])
         return torch.where(mask[..., None], glanced.to(x.dtype), x)
 
-    def transitions(self, src, memory, memory_pad, lengths, count: int) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The first `count` transitions from the decoder input: -> the states after each [B, L, D], pad [B, L]."""
-        x, pad = self.decoder_input(src, memory_pad, lengths)
-        states = []
-        for s in range(count):
-            x = self.transition(s, x, pad, memory, memory_pad)
-            states.append(x)
-        return states, pad
-
     def forward(self, src: torch.Tensor, lengths: torch.Tensor, iterations: int | None = None) -> DecoderOutput:
         """Inference: src [B, S], decoder lengths [B] -> the last transition's output after
         `iterations` decoder passes (default: as trained)."""
@@ -143,8 +147,8 @@ class DiffusionGlancing:
     def decode(self, src, memory, memory_pad, lengths, iterations: int | None = None) -> DecoderOutput:
         """The decoder half of `forward`, on an encoded source."""
         count = (iterations or self.iterations) * self.transitions_per_pass
-        states, pad = self.transitions(src, memory, memory_pad, lengths, count)
-        return self.outputs(states, pad, (count,))
+        x, pad = self.decoder_input(src, memory_pad, lengths)
+        return self.outputs(self.run_transitions(x, pad, memory, memory_pad, count), pad, (count,))
 
     # ---- training -----------------------------------------------------------------------------
     def glance_ratio(self, step: int) -> float:
@@ -154,71 +158,119 @@ class DiffusionGlancing:
         return linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
-        """A transition drawn uniformly (mu = 1/T), trained against its intermediate target
-        (output_layers: unused, the model picks the transition)."""
+        """Warm-up on y0 (every transition, or one), then one transition drawn uniformly (mu = 1/T)
+        trained against its intermediate target (output_layers: unused, the model picks)."""
+        if step < self.diffusion_warmup and self.warmup_transitions == "all":
+            return self.train_all_on_target(batch, step)
         return self.train_transition(batch, int(torch.randint(1, self.diffusion_steps + 1, ())), step)
 
+    def train_all_on_target(self, batch: dict, step: int) -> DecoderOutput:
+        """Warm-up step: every transition of the unrolled model predicts y0, with GLAT's glancing at
+        the decoder input chosen on the last transition's pass-1 prediction. -> all T transitions."""
+        src, T = batch["src"], self.diffusion_steps
+        y0 = self.diffusion_target(batch)
+        memory, memory_pad = self.encode(src)
+        x, pad = self.decoder_input(src, memory_pad, self.training_lengths(batch))
+        replay = _rng_state(src.device)
+        with torch.no_grad():
+            first = self.run_transitions(x, pad, memory, memory_pad, T)
+            last = self.outputs(first, pad, (T,))
+            positions, labels = self.align(last, y0)
+            labelled = labels != self.pad
+            counts = glance_count(last.logits.argmax(-1), labels, ~labelled, self.glance_ratio(step))
+            glanced = glancing_mask(labelled, counts)
+        after = _rng_state(src.device)
+        _set_rng_state(replay, src.device)  # pass 2 draws pass 1's dropout masks again
+        states = self.run_transitions(self.glance(0, x, glanced, labels), pad, memory, memory_pad, T)
+        _set_rng_state(after, src.device)
+        return self.training_output(states, pad, memory, memory_pad, tuple(range(1, T + 1)), y0, glanced, positions)
+
+    def run_transitions(self, x, pad, memory, memory_pad, stop: int, start: int = 0) -> list[torch.Tensor]:
+        """Transitions start..stop-1 (0-based) from x [B, L, D], the input of transition `start`:
+        -> the output states of each [B, L, D]."""
+        states = []
+        for s in range(start, stop):
+            x = self.transition(s, x, pad, memory, memory_pad)
+            states.append(x)
+        return states
+
+    def training_output(self, states, pad, memory, memory_pad, keys, target, glanced, positions) -> DecoderOutput:
+        output = self.outputs(states, pad, keys)
+        if self.length is not None:
+            output.length_logits = self.length(memory, memory_pad)
+        output.target, output.glanced = target, glanced
+        self.mark_glanced(output, positions)
+        return output
+
     def train_transition(self, batch: dict, s: int, step: int) -> DecoderOutput:
-        """Pass 1, intermediate target, residual glancing, pass 2 for the s-th transition (1-based,
-        decoding order), which predicts y_{T-s}: t - 1 in the paper. See the module docstring."""
+        """Pass 1, intermediate target, glancing, pass 2 for the s-th transition (1-based, decoding
+        order), which predicts y_{T-s}: t - 1 in the paper. See the module docstring."""
         src, T = batch["src"], self.diffusion_steps
         level = T - s
         y0 = self.diffusion_target(batch)  # [B, n]
-        lengths = self.training_lengths(batch)
         warm = step < self.diffusion_warmup or level == 0
         mdp = self.diffusion == "mdp" and not warm
+        at_input = self.glancing == "input"
 
-        # Transitions 1..s-1 are the same in both passes (same dropout masks, nothing glanced before
-        # transition s): computed once, with gradients.
         memory, memory_pad = self.encode(src)
-        x, pad = self.decoder_input(src, memory_pad, lengths)
-        hidden = [x]  # hidden[i]: the input of transition i (0-based), the output of transition i - 1
-        for i in range(s - 1):
-            hidden.append(self.transition(i, hidden[i], pad, memory, memory_pad))
+        x, pad = self.decoder_input(src, memory_pad, self.training_lengths(batch))
+        # Layer-wise glancing: transitions 1..s-1 are the same in both passes, computed once with gradients.
+        shared = self.run_transitions(x, pad, memory, memory_pad, 0 if at_input else s - 1)
         replay = _rng_state(src.device)
-
         with torch.no_grad():  # pass 1 of transition s (and s + 1, whose prediction the MDP reads)
-            for i in range(s - 1, s + 1 if mdp else s):
-                hidden.append(self.transition(i, hidden[i], pad, memory, memory_pad))
-            states = hidden[1:]
+            rest = self.run_transitions(([x] + shared)[-1], pad, memory, memory_pad, s + 1 if mdp else s,
+                                           start=len(shared))
+            states = shared + rest  # the outputs of transitions 1..s (and s + 1)
             trained = self.outputs(states, pad, (s,))
+            diffusion_stats = {}
             if warm:
                 target = y0
             elif mdp:
-                # Target position k is read at the decoder position the trained transition aligns it
-                # to, in every transition: a position's state flows from one transition to the next.
-                at = self.align(trained, y0)[0]  # [B, n]
-                index = at.clamp(min=0)[..., None].expand(-1, -1, self.d_model)
-                reads = [read_positions(self.project(h.gather(1, index)), at >= 0, y0) for h in states]
-                # chain step j = 0..s-1 builds ỹ_{T-1-j}: interpolate with transition j+2's prediction,
-                # pick gamma on the agreement of transition j's (none for the first transition)
-                margin = torch.stack([r[1] for r in reads[1:]])
-                other = torch.stack([r[2] for r in reads[1:]])
-                agree = torch.stack([torch.zeros_like(y0, dtype=torch.bool)] + [r[0] == y0 for r in reads[: s - 1]])
-                target = modality_diffusion(y0, margin, other, agree, self.gammas, self.keep_fraction)[-1]
+                chain = self.mdp_chain(states, pad, y0, s)  # [s, B, n]: ỹ for transitions 1..s
+                target = chain[-1]
+                diffusion_stats = {i + 1: differ_fraction(chain[i], y0) for i in range(s)}
             else:
                 target = d3pm_target(y0, level, T, self.diffusion, self.embed.num_embeddings)
+                diffusion_stats = {s: differ_fraction(target, y0)}
 
             positions, labels = self.align(trained, target)  # ỹ on transition s's own prediction
             labelled = labels != self.pad
             counts = glance_count(trained.logits.argmax(-1), labels, ~labelled, self.glance_ratio(step))
             allowed = labelled
-            if self.rgs and s > 1:  # residual: only what the input (transition s - 1's prediction) got wrong
+            if self.glancing == "residual" and s > 1:  # only what the input (transition s - 1's prediction) got wrong
                 previous = torch.full_like(labels, -1)
                 previous[labelled] = self.project(states[s - 2][labelled]).argmax(-1)  # only where it matters
                 allowed = allowed & (previous != labels)
             glanced = glancing_mask(allowed, counts)
 
         after = _rng_state(src.device)
-        _set_rng_state(replay, src.device)  # pass 2 of transition s draws pass 1's dropout masks again
-        x = self.transition(s - 1, self.glance(s - 1, hidden[s - 1], glanced, labels), pad, memory, memory_pad)
+        _set_rng_state(replay, src.device)  # pass 2 draws pass 1's dropout masks again
+        if at_input:  # GLAT: the glanced tokens replace the decoder input; transitions 1..s rerun
+            second = self.run_transitions(self.glance(0, x, glanced, labels), pad, memory, memory_pad, s)
+        else:
+            inputs = ([x] + shared)[s - 1]
+            second = shared + [self.transition(s - 1, self.glance(s - 1, inputs, glanced, labels), pad, memory, memory_pad)]
         _set_rng_state(after, src.device)
-        output = self.outputs(hidden[1:s] + [x], pad, (s,))
-        if self.length is not None:
-            output.length_logits = self.length(memory, memory_pad)
-        output.target, output.glanced = target, glanced
-        self.mark_glanced(output, positions)
+        output = self.training_output(second, pad, memory, memory_pad, (s,), target, glanced, positions)
+        output.diffusion_stats = diffusion_stats
         return output
+
+    def mdp_chain(self, states, pad, y0, s: int) -> torch.Tensor:
+        """The MDP targets of transitions 1..s from pass-1 states of transitions 1..s+1 -> [s, B, n].
+
+        Each transition's prediction is read on its own alignment of y0 (for a DAG, its own best path)."""
+        reads = []
+        for i in range(s + 1):
+            output = self.outputs(states, pad, (i + 1,))
+            at = self.align(output, y0)[0]  # [B, n]: decoder position of each target position, -1: none
+            index = at.clamp(min=0)[..., None].expand(-1, -1, output.logits.shape[-1])
+            reads.append(read_positions(output.logits.gather(1, index), at >= 0, y0))
+        # chain step j = 0..s-1 builds ỹ_{T-1-j}: interpolate with transition j+2's prediction,
+        # pick gamma on the agreement of transition j's (none for the first transition)
+        margin = torch.stack([r[1] for r in reads[1:]])
+        other = torch.stack([r[2] for r in reads[1:]])
+        agree = torch.stack([torch.zeros_like(y0, dtype=torch.bool)] + [r[0] == y0 for r in reads[: s - 1]])
+        return modality_diffusion(y0, margin, other, agree, self.mdp_rule)
 
     # ---- per family -------------------------------------------------------------------------------
     def diffusion_target(self, batch: dict) -> torch.Tensor:

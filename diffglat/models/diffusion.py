@@ -10,15 +10,20 @@ Modality diffusion process (MDP; Eq. 8-9, simplified as in appendix E, Eq. 24):
 so at each position the target token y_0 wins unless another token w beats it by
 p(w) > p(y_0) / gamma, and ỹ_{t-1} = argmax. gamma is chosen per sentence from a fixed set as the
 largest value that keeps at least `keep_fraction` of the tokens on which y_0 and the previous
-transition's prediction ŷ_t agree ("preserves 90% of the tokens in y_0 * y_t"). With no such
-token (always for the first transition, whose input is the copied source) the constraint says
-nothing, and we take the smallest positive gamma: the literal reading (every gamma qualifies, so
-gamma = 1, the model's own argmax) trains the transition on its successor's prediction with no
-pull toward y_0, and an early model collapses to a fixed point (measured on Multi30k after an
-80-step warm-up: one-token outputs, 0 BLEU; the warm-up's length matters as much, see config.yaml).
-Eq. 9's third term (omega Z y_0 * y_t) preserves what ỹ_t already captured; we make that exact:
-the chain is computed from t = T down, and a position equal to y_0 in ỹ_t stays y_0 in ỹ_{t-1},
-so Hamming(ỹ_{t-1}, y_0) <= Hamming(ỹ_t, y_0) by construction, and ỹ_0 = y_0.
+transition's prediction ŷ_t agree ("the maximum value that preserves 90% of the tokens in
+y_0 * y_t"). Three choices the paper leaves open are settings (`MdpRule`):
+  empty_agreement  what to do when no token agrees (always for the first transition, whose input
+                   is the copied source): "largest", the literal reading (the constraint is empty,
+                   so every gamma qualifies and gamma = max, the model's own argmax);
+                   "smallest_positive" (stay next to y_0); "keep_target" (apply the keep fraction to
+                   every target token instead: at most 1 - keep_fraction of y_0 changes).
+  exact_keep       Eq. 9's third term (omega Z y_0 * y_t) preserves what ỹ_t captured; with
+                   exact_keep a position equal to y_0 in ỹ_t stays y_0 in ỹ_{t-1} (the chain,
+                   computed from t = T down, then moves monotonically toward y_0). Eq. 24 has no
+                   such term: off in the literal reading.
+  gammas           the candidate set (the paper does not list its own).
+Measured on a 160-step Multi30k warm-up (config.yaml notes): the fraction of intermediate-target
+tokens that differ from y_0 per transition is what tells whether a diffusion takes place.
 
 D3PM ablations (Austin et al. 2021, paper §4.3): the forward chain y_0 -> y_1 -> ... where step s
 corrupts each token with probability beta_s = 1 / (T - s + 1): absorbing replaces it by <mask>,
@@ -26,6 +31,8 @@ uniform by a uniformly drawn non-special token. (The marginal corruption rate of
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
@@ -35,6 +42,24 @@ NEG_INF = float("-inf")
 PROCESSES = ("mdp", "d3pm_absorbing", "d3pm_uniform")
 # gamma candidates (the paper does not list its set): 0 keeps y0, 1 is the model's own argmax
 GAMMAS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
+EMPTY_AGREEMENT = ("largest", "smallest_positive", "keep_target")
+
+
+@dataclass(frozen=True)
+class MdpRule:
+    """How the MDP picks gamma (see the module docstring); the defaults are the paper's literal reading."""
+    gammas: tuple[float, ...] = GAMMAS
+    keep_fraction: float = 0.9
+    empty_agreement: str = "largest"
+    exact_keep: bool = False
+
+    def __post_init__(self):
+        if list(self.gammas) != sorted(self.gammas) or self.gammas[0] != 0 or self.gammas[-1] > 1:
+            raise ValueError(f"gammas must ascend from 0 (0 keeps the target) to at most 1: {self.gammas}")
+        if self.empty_agreement not in EMPTY_AGREEMENT:
+            raise ValueError(f"empty_agreement {self.empty_agreement!r} is not one of {EMPTY_AGREEMENT}")
+        if not 0 <= self.keep_fraction <= 1:
+            raise ValueError(f"keep_fraction must lie in [0, 1]: {self.keep_fraction}")
 
 
 def diffusable(y0: torch.Tensor) -> torch.Tensor:
@@ -61,31 +86,40 @@ def read_positions(logits: torch.Tensor, aligned: torch.Tensor, y0: torch.Tensor
     return prediction, margin, other
 
 
-def modality_diffusion(y0, margin, other, agree, gammas, keep_fraction: float) -> torch.Tensor:
+def modality_diffusion(y0, margin, other, agree, rule: MdpRule) -> torch.Tensor:
     """The MDP chain ỹ_{T-1}, ỹ_{T-2}, ..., ỹ_{T-m}.
 
     y0 [B, n]. Step j (0-based) builds ỹ_{T-1-j} from the prediction of the transition after it,
     P_{T-2-j}: margin[j], other[j] [B, n] (see `read_positions`), and picks gamma on agree[j] [B, n],
     the positions where the transition before it predicted y0 (ŷ_{T-j} = y0; none for j = 0).
-    gammas: ascending, gammas[0] = 0 (always feasible: it keeps y0 everywhere). -> [m, B, n]
+    -> [m, B, n]
     """
     changeable = diffusable(y0)
-    log_gammas = torch.log(torch.tensor(gammas, dtype=margin.dtype, device=margin.device))  # [G]; log 0 = -inf
-    index = torch.arange(len(gammas), device=y0.device)[:, None]
-    smallest_positive = 1 if len(gammas) > 1 else 0
+    log_gammas = torch.log(torch.tensor(rule.gammas, dtype=margin.dtype, device=margin.device))  # [G]; log 0 = -inf
+    index = torch.arange(len(rule.gammas), device=y0.device)[:, None]
     targets, previous = [], None
     for j in range(margin.shape[0]):
         wins = margin[j][None] >= log_gammas[:, None, None]  # [G, B, n]: y0 is the argmax for that gamma
         counted = agree[j] & changeable
-        kept = (wins & counted).sum(-1) >= keep_fraction * counted.sum(-1) - 1e-6  # [G, B]
-        choice = (kept * index).argmax(0)  # [B]: the largest gamma that keeps enough
-        choice = torch.where(counted.any(-1), choice, smallest_positive)  # nothing to keep: stay near y0
+        empty = ~counted.any(-1)  # [B]
+        if rule.empty_agreement == "keep_target":
+            counted = torch.where(empty[:, None], changeable, counted)
+        kept = (wins & counted).sum(-1) >= rule.keep_fraction * counted.sum(-1) - 1e-6  # [G, B]
+        choice = (kept * index).argmax(0)  # [B]: the largest gamma that keeps enough (all qualify if none counted)
+        if rule.empty_agreement == "smallest_positive":
+            choice = torch.where(empty, min(1, len(rule.gammas) - 1), choice)
         win = wins.gather(0, choice[None, :, None].expand(1, *y0.shape))[0]
-        if previous is not None:
+        if rule.exact_keep and previous is not None:
             win = win | (previous == y0)  # what ỹ_t captured stays: the chain moves toward y0
         previous = torch.where(win | ~changeable, y0, other[j])
         targets.append(previous)
     return torch.stack(targets)
+
+
+def differ_fraction(target: torch.Tensor, y0: torch.Tensor) -> float:
+    """The fraction of diffusable positions where an intermediate target differs from y0."""
+    changeable = diffusable(y0)
+    return float(((target != y0) & changeable).sum()) / max(int(changeable.sum()), 1)
 
 
 def d3pm_step(tokens: torch.Tensor, changeable: torch.Tensor, beta: float, process: str, vocab_size: int,

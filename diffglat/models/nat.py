@@ -101,8 +101,10 @@ class UpsampledNAT(NATransformer):
         self.upsample = upsample
 
     def decoder_lengths(self, src: torch.Tensor) -> torch.Tensor:
-        """upsample x (source tokens incl. EOS): [B]."""
-        return self.upsample * src.ne(self.pad).sum(1)
+        """upsample x (source tokens incl. EOS), at most the position table's size: [B]. Training
+        never reaches the bound (cli.translation sizes the table for the longest admitted source);
+        a longer test source gets the longest decoder the table holds."""
+        return (self.upsample * src.ne(self.pad).sum(1)).clamp(max=self.max_positions)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         return self(batch["src"], self.decoder_lengths(batch["src"]), output_layers)

@@ -16,6 +16,7 @@ class DecoderOutput:
     length_logits: torch.Tensor | None = None  # [B, C] target length classifier (NAT/GLAT with length prediction)
     forced_alignment: torch.Tensor | None = None  # DAT glancing: [B, L], target position a glanced vertex must emit, else -1
     target: torch.Tensor | None = None  # DiffGLAT: the intermediate target the loss trains against, [B, n] (the family's framing)
+    diffusion_stats: dict[int, float] = field(default_factory=dict)  # DiffGLAT: transition -> fraction of its ỹ that differs from y0
 
     @property
     def logits(self) -> torch.Tensor:

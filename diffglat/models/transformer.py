@@ -122,14 +122,14 @@ class TransformerSeq2Seq(nn.Module):
     """
 
     def __init__(self, vocab_size: int, pad: int, encoder_layers: int, decoder_layers: int, d_model: int,
-                 heads: int, ffn_dim: int, dropout: float, positions: str):
+                 heads: int, ffn_dim: int, dropout: float, positions: str, max_positions: int = MAX_POSITIONS):
         super().__init__()
-        self.pad, self.d_model = pad, d_model
+        self.pad, self.d_model, self.max_positions = pad, d_model, max_positions
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad)
         nn.init.normal_(self.embed.weight, std=d_model**-0.5)
         with torch.no_grad():
             self.embed.weight[pad].zero_()
-        self.positions = {"sinusoidal": SinusoidalPositions, "learned": LearnedPositions}[positions](d_model)
+        self.positions = {"sinusoidal": SinusoidalPositions, "learned": LearnedPositions}[positions](d_model, max_positions)
         self.dropout = nn.Dropout(dropout)
         self.encoder = nn.ModuleList(EncoderLayer(d_model, heads, ffn_dim, dropout) for _ in range(encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(d_model, heads, ffn_dim, dropout) for _ in range(decoder_layers))

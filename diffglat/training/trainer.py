@@ -42,6 +42,9 @@ from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
 
 LOG_COLUMNS = ["step", "loss", "lr", "tokens_per_s", "elapsed_s"]
+# Loss stats named "window/<name>/sum" and "window/<name>/n" are averaged over each log window and
+# written as (step, name, value) rows to train_stats.csv (e.g. DiffGLAT's per-transition differ_t<k>).
+STATS_COLUMNS = ["step", "name", "value"]
 # Settings that may change between a checkpoint and its resumption without invalidating it.
 RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "log_every")
 VALID_COLUMNS = ["step", "score", "seconds"]
@@ -119,6 +122,7 @@ class Trainer:
         self.out_dir = Path(out_dir)
         self.checkpoint_path = self.out_dir / "checkpoints" / "last.pt"
         self.log_path = self.out_dir / "train_log.csv"
+        self.stats_path = self.out_dir / "train_stats.csv"
         self.show_progress = show_progress
         self.optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, betas=(0.9, 0.98), eps=1e-8,
                                           weight_decay=settings.weight_decay)
@@ -163,7 +167,8 @@ class Trainer:
                 self.restore(state)
                 self.validations = state.get("validations", [])
                 if self.rank == 0:
-                    self._truncate_log()
+                    self._truncate_log(self.log_path, LOG_COLUMNS)
+                    self._truncate_log(self.stats_path, STATS_COLUMNS)
                     print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
                 return True
             if self.rank == 0:
@@ -197,18 +202,18 @@ class Trainer:
         self.elapsed, self.last_stats = state["elapsed"], state["last_stats"]
         self.branched_seconds = state.get("branched_seconds", 0.0)
 
-    def _truncate_log(self) -> None:
+    def _truncate_log(self, path: Path, columns: list[str]) -> None:
         """Drop log rows written after the checkpoint, so the resumed log has each step once."""
-        if not self.log_path.is_file():
+        if not path.is_file():
             return
-        rows = [r for r in csv.DictReader(self.log_path.open()) if int(r["step"]) <= self.step]
+        rows = [r for r in csv.DictReader(path.open()) if int(r["step"]) <= self.step]
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, LOG_COLUMNS)
+        writer = csv.DictWriter(buffer, columns)
         writer.writeheader()
         writer.writerows(rows)
-        tmp = self.log_path.with_name(self.log_path.name + ".tmp")
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text(buffer.getvalue())
-        tmp.replace(self.log_path)
+        tmp.replace(path)
 
     # ---- validation and the best checkpoints --------------------------------------------------
     @property
@@ -310,6 +315,12 @@ class Trainer:
             log = csv.DictWriter(log_file, LOG_COLUMNS)
             if new_log:
                 log.writeheader()
+            new_stats = not self.stats_path.is_file()
+            stats_file = self.stats_path.open("a", newline="")
+            stats_log = csv.DictWriter(stats_file, STATS_COLUMNS)
+            if new_stats:
+                stats_log.writeheader()
+        window_stats: dict[str, float] = {}
         progress = tqdm(total=self.settings.max_steps, initial=self.step, disable=not (self.show_progress and writer),
                         mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=str(self.out_dir.name), file=sys.stderr)
         window_tokens, window_start, last_tick = 0.0, time.perf_counter(), time.perf_counter()
@@ -319,6 +330,8 @@ class Trainer:
                 while self.batch_in_epoch < len(batches) and self.step < self.settings.max_steps:
                     self.last_stats = self.train_step(batches[self.batch_in_epoch: self.batch_in_epoch + self.micro_batches])
                     window_tokens += self.last_stats.pop("tokens")
+                    for key in [k for k in self.last_stats if k.startswith("window/")]:
+                        window_stats[key] = window_stats.get(key, 0.0) + self.last_stats.pop(key)
                     now = time.perf_counter()
                     self.elapsed += now - last_tick
                     last_tick = now
@@ -329,6 +342,11 @@ class Trainer:
                                       "tokens_per_s": f"{window_tokens / max(now - window_start, 1e-9):.1f}",
                                       "elapsed_s": f"{self.elapsed:.1f}"})
                         log_file.flush()
+                        for key in sorted(k for k in window_stats if k.endswith("/sum")):
+                            name, count = key[len("window/"): -len("/sum")], window_stats[key[: -len("sum")] + "n"]
+                            stats_log.writerow({"step": self.step, "name": name, "value": f"{window_stats[key] / count:.5f}"})
+                        stats_file.flush()
+                        window_stats = {}
                         progress.set_postfix(loss=f"{self.last_stats['loss']:.3f}")
                         window_tokens, window_start = 0.0, now
                     if self.validator is not None and (self.step % self.validate_every == 0
@@ -345,6 +363,7 @@ class Trainer:
             progress.close()
             if writer:
                 log_file.close()
+                stats_file.close()
         if self.step < self.settings.max_steps:
             raise Preempted(f"stopped by a signal at step {self.step}; checkpoint {self.checkpoint_path} written, "
                             f"rerun to resume")
