@@ -14,6 +14,7 @@ with sacreBLEU, next to a copy-the-source baseline on the same references.
 
 from __future__ import annotations
 
+import csv
 import time
 from pathlib import Path
 
@@ -118,6 +119,14 @@ def training_data(config: dict, benchmark: str, spec: dict) -> tuple[ParallelDat
     return ParallelDataset(dataset.source, dataset.target, dataset.dictionary, np.flatnonzero(keep)), counts
 
 
+def read_window_stats(path: Path) -> list[dict]:
+    """train_stats.csv rows (step, name, value), if the run wrote any."""
+    if not path.is_file():
+        return []
+    with path.open(newline="") as f:
+        return [{"step": int(r["step"]), "name": r["name"], "value": float(r["value"])} for r in csv.DictReader(f)]
+
+
 def read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
@@ -189,6 +198,8 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
                      "device": device.type, "processes": processes, "train_pairs": len(dataset),
                      "length_filter": filtered, "validations": trainer.validations,
                      "averaged_steps": [int(p.stem[4:]) for p in best],
+                     # DiffGLAT: per log window, the fraction of each transition's ỹ that differs from y0
+                     "window_stats": read_window_stats(out / "train_stats.csv"),
                      # A branch's steps and wall time include its parent's (the shared warm-up).
                      "branched_from": spec["branch_from"], "branched_seconds": trainer.branched_seconds},
     }, out / "model.pt")

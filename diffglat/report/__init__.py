@@ -21,9 +21,9 @@ import yaml
 from ..config import section_hash
 from ..io import atomic_write_text
 from .data_stats import data_stats_appendix
-from .figures import bleu_figure, figure2, learning_curves
+from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
 from .plan import plan_paths, plan_tex
-from .translation import bleu_cells, bleu_table_tex, claims_tex, collect_translation
+from .translation import before_after_tex, bleu_cells, bleu_table_tex, claims_tex, collect_translation
 from .tables import (Cell, latex_escape, memorisation_probe_tex, paper_vs_ours_tex, table1_cells, table2_cells,
                      table2_tex, write_tidy_csv)
 
@@ -144,6 +144,22 @@ def curves_tex(benchmarks: list[str]) -> str:
 \renewcommand{{\thefigure}}{{S{i + 1}}}\addtocounter{{figure}}{{-1}}
 \caption{{Validation BLEU (greedy, first validation pairs) during training on {latex_escape(b)}: every model of
 this run. Comparisons between models that are still climbing say which learns faster in this budget.}}
+\end{{figure}}""" for i, b in enumerate(benchmarks))
+
+
+def diffusion_tex(benchmarks: list[str], first: int) -> str:
+    """Supplementary figures: the per-transition share of DiffGLAT's intermediate targets that differs from y0."""
+    return "".join(rf"""
+
+\begin{{figure}}[H]
+\centering
+\includegraphics[width=0.95\textwidth]{{../figures/diffusion_{b}.pdf}}
+\renewcommand{{\thefigure}}{{S{first + i}}}\addtocounter{{figure}}{{-1}}
+\caption{{The modality diffusion process at work on {latex_escape(b)}: per DiffGLAT run and transition
+(decoding order), the share of intermediate-target tokens that differ from the data target y0, averaged per
+log window of the steps that trained a transition at or after it. Nothing is logged during the warm-up (every
+transition learns y0) nor for the last transition (always y0); shares near 0 would mean plain deep
+supervision on y0, a diffusion process shows as early transitions with larger shares than later ones.}}
 \end{{figure}}""" for i, b in enumerate(benchmarks))
 
 
@@ -268,6 +284,8 @@ def build_report(config: dict, pdf: bool = True) -> Path:
         missing += bleu_figure(spec, translation, config["translation"]["benchmarks"], paper["columns"],
                                out / "figures" / name)
     curves = [b for b in config["translation"]["benchmarks"] if learning_curves(translation, b, out / "figures" / f"curves_{b}")]
+    diffusion = [b for b in config["translation"]["benchmarks"]
+                 if diffusion_figure(translation, b, out / "figures" / f"diffusion_{b}")]
     missing += [f"synthetic experiment {e}" for e in config["synthetic"]["experiments"] if e not in scores]
     missing += [f"translation experiment {e}" for e in config["translation"]["experiments"]
                 if not any(key[1] == e for key in translation)]
@@ -279,8 +297,10 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path)) is not None}
     summary = run_summary(config, stats, scores, translation)
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
-                                    figures_tex(paper["figures"]) + curves_tex(curves),
-                                    claims_tex(paper["claims"], translation, config)))
+                                    figures_tex(paper["figures"]) + curves_tex(curves)
+                                    + diffusion_tex(diffusion, len(curves) + 1),
+                                    claims_tex(paper["claims"], translation, config)
+                                    + before_after_tex(packaged_yaml("previous_run.yaml").get(scale), translation)))
     pdf_path = out / "diffglat-report.pdf"
     if pdf:
         compile_pdf(tex, pdf_path)

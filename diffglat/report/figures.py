@@ -146,3 +146,45 @@ def learning_curves(results: dict, benchmark: str, out_stem: Path) -> bool:
     writer.writerows([[e, v["step"], f"{v['score']:.2f}"] for e, vs in sorted(curves.items()) for v in vs])
     atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
     return True
+
+
+def diffusion_figure(results: dict, benchmark: str, out_stem: Path) -> bool:
+    """Per DiffGLAT run, the fraction of each transition's intermediate target that differs from y0
+    over training (train_stats.csv, logged by the model): the evidence that a diffusion process takes
+    place (0 everywhere is deep supervision on y0). False if no run logged any."""
+    runs = {}
+    for (b, experiment, variant), s in sorted(results.items()):
+        rows = s["training"].get("window_stats") or []
+        if b == benchmark and variant == "main" and rows:
+            runs[experiment] = rows
+    if not runs:
+        return False
+    columns = min(4, len(runs))
+    lines = (len(runs) + columns - 1) // columns
+    fig, axes = plt.subplots(lines, columns, figsize=(2.6 * columns, 2.1 * lines), sharey=True, squeeze=False)
+    for ax, (experiment, rows) in zip(axes.flat, runs.items()):
+        ax.set_prop_cycle(color=plt.get_cmap("tab10").colors)
+        names = sorted({r["name"] for r in rows}, key=lambda n: int(n.removeprefix("differ_t")))
+        for name in names:
+            points = [(r["step"], r["value"]) for r in rows if r["name"] == name]
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", markersize=3, linewidth=1,
+                    label=name.replace("differ_t", "transition "))
+        ax.set_title(experiment, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=5)
+    for ax in axes.flat[len(runs):]:
+        ax.axis("off")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("share of targets ≠ y0", fontsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("training step", fontsize=8)
+    fig.tight_layout()
+    save_figure(fig, out_stem)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["experiment", "step", "transition", "differ_fraction"])
+    writer.writerows([[e, r["step"], r["name"].removeprefix("differ_t"), f"{r['value']:.4f}"]
+                      for e, rows in runs.items() for r in rows])
+    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    return True

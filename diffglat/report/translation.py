@@ -112,3 +112,27 @@ def claims_tex(claims: list[dict], results: dict, config: dict) -> str:
               r"\caption{The paper's claims checked on this run's test BLEU (ours, main decoding).}",
               r"\label{tab:claims}", r"\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def before_after_tex(previous: dict | None, results: dict) -> str:
+    """The rows a change of the training recipe affected: the previous run's test BLEU and training
+    pairs (report/previous_run.yaml, per scale) beside this run's. Empty where that file has none."""
+    if not previous:
+        return ""
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{llrrrrr}", r"\toprule",
+             r"Experiment & Decoding & \multicolumn{2}{c}{Training pairs} & \multicolumn{3}{c}{Test BLEU} \\",
+             r"\cmidrule(lr){3-4} \cmidrule(lr){5-7}",
+             r" & & before & now & before & now & change \\", r"\midrule"]
+    for row in previous["rows"]:
+        scores = results.get((previous["benchmark"], row["experiment"], row["variant"]))
+        now_pairs = f"{scores['training']['train_pairs']:,}" if scores else "--"
+        before_pairs = f"{row['train_pairs']:,}" if "train_pairs" in row else now_pairs
+        now = fmt(scores["bleu"], 2) if scores else r"\textit{not run}"
+        change = f"{scores['bleu'] - row['bleu']:+.2f}" if scores else "--"
+        lines.append(f"{latex_escape(row['experiment'])} & {latex_escape(row['variant'])} & {before_pairs} & "
+                     f"{now_pairs} & {row['bleu']:.2f} & {now} & {change} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S3}",
+              f"\\caption{{Before and after the DA-Transformer/DiffGLAT fidelity fixes (see the notes): "
+              f"{latex_escape(previous['source'])} against this run, {latex_escape(previous['benchmark'])}.}}",
+              r"\label{tab:before-after}", r"\end{table}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,37 @@
+"""The report's DiffGLAT evidence: the per-transition differ-fraction figure and the before/after table,
+built from result records alone."""
+
+import csv
+
+from diffglat.report.figures import diffusion_figure
+from diffglat.report.translation import before_after_tex
+
+
+def record(bleu, pairs, window_stats=()):
+    return {"bleu": bleu, "training": {"train_pairs": pairs, "window_stats": list(window_stats)}}
+
+
+def test_diffusion_figure_plots_each_transition_of_each_run(tmp_path):
+    stats = [{"step": step, "name": f"differ_t{k}", "value": value}
+             for step in (10, 20) for k, value in ((1, 0.5), (2, 0.25))]
+    results = {("b", "diffglat_3", "main"): record(10.0, 5, stats), ("b", "diffglat_3", "it1"): record(9.0, 5, stats),
+               ("b", "dat", "main"): record(12.0, 5), ("other", "diffglat_1", "main"): record(1.0, 5, stats)}
+    assert diffusion_figure(results, "b", tmp_path / "diffusion_b")
+    assert (tmp_path / "diffusion_b.pdf").is_file() and (tmp_path / "diffusion_b.png").is_file()
+    rows = list(csv.DictReader((tmp_path / "diffusion_b.csv").open()))
+    assert {(r["experiment"], r["step"], r["transition"], r["differ_fraction"]) for r in rows} == {
+        ("diffglat_3", "10", "1", "0.5000"), ("diffglat_3", "10", "2", "0.2500"),
+        ("diffglat_3", "20", "1", "0.5000"), ("diffglat_3", "20", "2", "0.2500")}
+    assert not diffusion_figure({("b", "dat", "main"): record(12.0, 5)}, "b", tmp_path / "none")
+
+
+def test_before_after_table_puts_this_run_beside_the_previous_one():
+    previous = {"source": "commit abc", "benchmark": "b",
+                "rows": [{"experiment": "dat", "variant": "main", "bleu": 20.0, "train_pairs": 100},
+                         {"experiment": "glat_x", "variant": "main", "bleu": 8.0},
+                         {"experiment": "missing", "variant": "main", "bleu": 1.0}]}
+    tex = before_after_tex(previous, {("b", "dat", "main"): record(21.5, 190), ("b", "glat_x", "main"): record(7.0, 190)})
+    assert r"dat & main & 100 & 190 & 20.00 & 21.50 & +1.50 \\" in tex
+    assert r"glat\_x & main & 190 & 190 & 8.00 & 7.00 & -1.00 \\" in tex
+    assert r"missing & main & -- & -- & 1.00 & \textit{not run} & -- \\" in tex
+    assert before_after_tex(None, {}) == ""
