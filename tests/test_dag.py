@@ -1,4 +1,5 @@
-"""DAG loss, best alignment and decoding against brute-force enumeration of every path (float64)."""
+"""DAG loss, best alignment and decoding against brute-force enumeration of every path (float64), and the
+float32 loss against a float64 oracle in the regimes where probability-space products underflow."""
 
 import itertools
 import math
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from diffglat.decoding import dag as decode
+from diffglat.losses import dag as dag_module
 from diffglat.losses.dag import (dag_best_alignment, dag_log_likelihood, dag_log_likelihood_reference,
                                  dag_loss, target_log_probs)
 
@@ -96,6 +98,85 @@ def test_infeasible_graph_gives_inf_and_zero_loss_not_nan():
     loss.backward()
     assert torch.isfinite(match.grad).all()
     assert (match.grad[0] == 0).all()
+
+
+def random_path(g, length, vertices):
+    """A random vertex sequence 0 = a_0 < ... < a_{length-1} = vertices - 1."""
+    middle = torch.randperm(vertices - 2, generator=g)[: length - 2].sort().values + 1
+    return torch.cat([torch.tensor([0]), middle, torch.tensor([vertices - 1])])
+
+
+def peaked_dag(B, T, L, scale=1.0, gold=0.0, wrong=0.0, V=16, seed=0):
+    """Ragged float32 DAGs from logits and link logits ~ N(0, scale^2) (float64, then rounded).
+
+    gold > 0 raises the links and target emissions of one path per sentence by gold; wrong > 0 raises
+    the links of another path and, on its vertices, a token other than the target: a confident
+    path away from the target.
+    """
+    g = torch.Generator().manual_seed(seed)
+    tl = torch.randint(T // 2, T + 1, (B,), generator=g)
+    tl[0] = T
+    gl = torch.stack([torch.randint(int(t), L + 1, (1,), generator=g)[0] for t in tl])
+    gl[0] = L
+    raw_links = torch.randn(B, L, L, generator=g, dtype=torch.float64) * scale
+    logits = torch.randn(B, L, V, generator=g, dtype=torch.float64) * scale
+    target = torch.randint(0, V, (B, T), generator=g)
+    for b in range(B):
+        t, n = int(tl[b]), int(gl[b])
+        for bonus, token in ((gold, target[b, :t]), (wrong, (target[b, :t] + 1) % V)):
+            if bonus:
+                path = random_path(g, t, n)
+                raw_links[b, path[:-1], path[1:]] += bonus
+                logits[b, path, token] += bonus
+    match = torch.log_softmax(logits, -1).gather(-1, target[:, None, :].expand(B, L, T)).transpose(1, 2)
+    return masked_match(match, tl, gl).float(), masked_links(raw_links, gl).float(), tl, gl
+
+
+def float64_oracle(match, links, tl, gl, weights):
+    """log P(y) and the gradients of sum(weights * log P(y)) by autograd through the log-space recursion."""
+    match, links = (t.double().requires_grad_() for t in (match, links))
+    ll = dag_log_likelihood_reference(match, links, tl, gl)
+    return (ll.detach(), *torch.autograd.grad((ll * weights.double()).sum(), (match, links)))
+
+
+REGIMES = {  # scale, gold, wrong (the former products in probability space gave NaN at x3, x6, x10)
+    "x1": (1, 0, 0), "x3": (3, 0, 0), "x6": (6, 0, 0), "x10": (10, 0, 0),
+    "gold path +10, noise x8": (8, 10, 0),
+    "confident wrong path": (1, 10, 8), "confident wrong path x6": (6, 10, 8),
+}
+
+
+@pytest.mark.parametrize("regime", list(REGIMES))
+def test_float32_loss_and_gradients_match_a_float64_oracle_in_peaked_regimes(regime):
+    scale, gold, wrong = REGIMES[regime]
+    match, links, tl, gl = peaked_dag(6, 30, 95, scale, gold, wrong, seed=len(regime))
+    weights = torch.linspace(0.5, 1.5, 6)
+    expected = float64_oracle(match, links, tl, gl, weights)
+    match, links = match.requires_grad_(), links.requires_grad_()
+    ll = dag_log_likelihood(match, links, tl, gl)
+    got = (ll.detach(), *torch.autograd.grad((ll * weights).sum(), (match, links)))
+    for tensor in got:
+        assert not torch.isnan(tensor).any()
+    assert ((got[0].double() - expected[0]).abs() / expected[0].abs()).max() < 1e-4  # per sentence
+    for ours, oracle in zip(got[1:], expected[1:]):
+        assert (ours.double() - oracle).abs().max() / oracle.abs().max() < 1e-4
+
+
+def test_exact_fallback_runs_and_float64_stays_exact():
+    match, links, tl, gl = peaked_dag(4, 16, 40, scale=10, seed=5)
+    before = dict(dag_module.FALLBACKS)
+    match32, links32 = match.clone().requires_grad_(), links.clone().requires_grad_()
+    dag_log_likelihood(match32, links32, tl, gl).sum().backward()
+    assert dag_module.FALLBACKS["forward"] > before["forward"]  # x10 needs the log-space fallback
+    assert dag_module.FALLBACKS["backward"] > before["backward"]
+    weights = torch.ones(4, dtype=torch.float64)
+    expected = float64_oracle(match, links, tl, gl, weights)
+    match64, links64 = match.double().requires_grad_(), links.double().requires_grad_()
+    ll = dag_log_likelihood(match64, links64, tl, gl)
+    got = (ll.detach(), *torch.autograd.grad(ll.sum(), (match64, links64)))
+    assert torch.allclose(got[0], expected[0], rtol=1e-12, atol=0)
+    for ours, oracle in zip(got[1:], expected[1:]):
+        assert (ours - oracle).abs().max() / oracle.abs().max() < 1e-10
 
 
 @pytest.mark.parametrize("target_lengths, graph_lengths", CASES)
