@@ -303,6 +303,24 @@ def test_warm_up_trains_every_unrolled_transition_on_the_target():
     assert len(after.layer_logits) == 1
 
 
+def test_progressive_warm_up_unrolls_one_more_pass_at_a_time():
+    """warmup_transitions: progressive, 3 iterations of 2 transitions, a 9-step warm-up: pass p joins
+    at step 3 (p - 1); each step trains every unrolled transition on y0, each with gradient."""
+    torch.manual_seed(3)
+    batch, d = small_batch(4)
+    model = diffglat_model("diffglat", d, iterations=3, diffusion_warmup=9, warmup_transitions="progressive")
+    criterion = build_criterion("diffglat", model, {"label_smoothing": 0.0})
+    for step, depth in [(0, 2), (2, 2), (3, 4), (5, 4), (6, 6), (8, 6)]:
+        output = model.forward_batch(batch, criterion.layers, step=step)
+        assert sorted(output.layer_logits) == list(range(1, depth + 1)), step
+        assert torch.equal(output.target, model.diffusion_target(batch))
+    for logits in output.layer_logits.values():
+        logits.retain_grad()
+    criterion(output, batch)[0].backward()
+    assert all(logits.grad.abs().sum() > 0 for logits in output.layer_logits.values())
+    assert len(model.forward_batch(batch, criterion.layers, step=9).layer_logits) == 1
+
+
 def test_sampled_warm_up_trains_one_transition_on_the_target():
     torch.manual_seed(3)
     batch, d = small_batch(4)

@@ -62,7 +62,7 @@ from .nat import NATransformer
 from .output import DecoderOutput
 
 GLANCING = ("residual", "layerwise", "input")
-WARMUP_TRANSITIONS = ("all", "sampled")
+WARMUP_TRANSITIONS = ("all", "progressive", "sampled")
 
 
 def _rng_state(device: torch.device):
@@ -160,14 +160,22 @@ class DiffusionGlancing:
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         """Warm-up on y0 (every transition, or one), then one transition drawn uniformly (mu = 1/T)
         trained against its intermediate target (output_layers: unused, the model picks)."""
-        if step < self.diffusion_warmup and self.warmup_transitions == "all":
+        if step < self.diffusion_warmup and self.warmup_transitions != "sampled":
             return self.train_all_on_target(batch, step)
         return self.train_transition(batch, int(torch.randint(1, self.diffusion_steps + 1, ())), step)
 
+    def warmup_depth(self, step: int) -> int:
+        """Transitions a warm-up step unrolls: all T, or (progressive) one more pass every
+        diffusion_warmup / iterations steps."""
+        if self.warmup_transitions == "all":
+            return self.diffusion_steps
+        passes = min(self.iterations, 1 + step * self.iterations // self.diffusion_warmup)
+        return passes * self.transitions_per_pass
+
     def train_all_on_target(self, batch: dict, step: int) -> DecoderOutput:
-        """Warm-up step: every transition of the unrolled model predicts y0, with GLAT's glancing at
-        the decoder input chosen on the last transition's pass-1 prediction. -> all T transitions."""
-        src, T = batch["src"], self.diffusion_steps
+        """Warm-up step: every unrolled transition predicts y0, with GLAT's glancing at the decoder
+        input chosen on the last transition's pass-1 prediction. -> transitions 1..warmup_depth."""
+        src, T = batch["src"], self.warmup_depth(step)
         y0 = self.diffusion_target(batch)
         memory, memory_pad = self.encode(src)
         x, pad = self.decoder_input(src, memory_pad, self.training_lengths(batch))
