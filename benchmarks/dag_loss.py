@@ -84,35 +84,10 @@ LARGE_REGIMES = ("x1", "x10")
 
 def inputs(B, T, L, scale=1.0, gold=0.0, wrong=0.0, ragged=True, seed=0):
     """float32 match [B, T, L], links [B, L, L] (computed in float64, then rounded), lengths [B]."""
-    import torch
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+    from dag_cases import peaked_dag
 
-    g = torch.Generator().manual_seed(seed)
-    if ragged:
-        tl = torch.randint(T // 2, T + 1, (B,), generator=g)
-        gl = torch.stack([torch.randint(int(t), L + 1, (1,), generator=g)[0] for t in tl])
-        tl[0], gl[0] = T, L
-    else:
-        tl, gl = torch.full((B,), T), torch.full((B,), L)
-    raw_links = torch.randn(B, L, L, generator=g, dtype=torch.float64) * scale
-    logits = torch.randn(B, L, VOCABULARY, generator=g, dtype=torch.float64) * scale
-    target = torch.randint(0, VOCABULARY, (B, T), generator=g)
-    for b in range(B):
-        t, n = int(tl[b]), int(gl[b])
-        for bonus, token in ((gold, target[b, :t]), (wrong, (target[b, :t] + 1) % VOCABULARY)):
-            if bonus:  # a path 0 = a_0 < ... < a_{t-1} = n - 1
-                middle = torch.randperm(n - 2, generator=g)[: t - 2].sort().values + 1
-                path = torch.cat([torch.tensor([0]), middle, torch.tensor([n - 1])])
-                raw_links[b, path[:-1], path[1:]] += bonus
-                logits[b, path, token] += bonus
-    i, j = torch.arange(L)[:, None], torch.arange(L)[None, :]
-    allowed = (j > i)[None] & (j[None] < gl[:, None, None])
-    has_successor = allowed.any(-1, keepdim=True)
-    links = torch.log_softmax(raw_links.masked_fill(~allowed, float("-inf")).masked_fill(~has_successor, 0.0), -1)
-    links = links.masked_fill(~allowed, float("-inf"))
-    match = torch.log_softmax(logits, -1).gather(-1, target[:, None, :].expand(B, L, T)).transpose(1, 2)
-    valid = (torch.arange(T)[None, :, None] < tl[:, None, None]) & (torch.arange(L)[None, None, :] < gl[:, None, None])
-    match = match.masked_fill(~valid, float("-inf"))
-    return match.float().contiguous(), links.float().contiguous(), tl, gl
+    return peaked_dag(B, T, L, scale, gold, wrong, V=VOCABULARY, ragged=ragged, seed=seed)
 
 
 def run_variant(variant: str, size: str, path: str, repeats: int, measure: str) -> dict:
