@@ -68,6 +68,8 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))  # dag_cases
+
 SIZES = {"base": (32, 30, 256), "large": (32, 60, 512)}
 VOCABULARY = 64
 REGIMES = {
@@ -84,7 +86,6 @@ LARGE_REGIMES = ("x1", "x10")
 
 def inputs(B, T, L, scale=1.0, gold=0.0, wrong=0.0, ragged=True, seed=0):
     """float32 match [B, T, L], links [B, L, L] (computed in float64, then rounded), lengths [B]."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
     from dag_cases import peaked_dag
 
     return peaked_dag(B, T, L, scale, gold, wrong, V=VOCABULARY, ragged=ragged, seed=seed)

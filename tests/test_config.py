@@ -94,3 +94,17 @@ def test_no_cpu_scale_translation_override_leaks_into_other_scales(repo, name):
     for experiment, spec in cpu["experiments"].items():
         for key in spec.get("train", {}):
             assert key in scale_file.get(experiment, {}).get("train", {}), f"{name}: {experiment}.train.{key}"
+
+
+def test_paper_scale_diffglat_reads_the_paper_literally(repo):
+    """The CPU-scale DiffGLAT choices (a progressive iterative warm-up, keeping 90% of y0 when no token
+    agrees) must not leak into paper scale through the deep merge: there every DiffGLAT run warms up
+    all its transitions and takes the literal gamma rule."""
+    config = load_config([repo / BASE, repo / "config" / "paper.yaml"])
+    diffglat = {name: spec for name, spec in config["translation"]["experiments"].items()
+                if spec["model"].startswith("diffglat")}
+    assert "diffglat_warmup" in diffglat
+    for name, spec in diffglat.items():
+        args = spec.get("model_args", {})
+        assert args.get("warmup_transitions", "all") == "all", name
+        assert args.get("empty_agreement", "largest") == "largest", name

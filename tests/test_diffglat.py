@@ -319,6 +319,8 @@ def test_progressive_warm_up_unrolls_one_more_pass_at_a_time():
     criterion(output, batch)[0].backward()
     assert all(logits.grad.abs().sum() > 0 for logits in output.layer_logits.values())
     assert len(model.forward_batch(batch, criterion.layers, step=9).layer_logits) == 1
+    long = diffglat_model("diffglat", d, iterations=3, diffusion_warmup=160, warmup_transitions="progressive")
+    assert [long.warmup_depth(step) for step in (0, 53, 54, 106, 107, 159)] == [2, 2, 4, 4, 6, 6]  # ceil(160 p / 3)
 
 
 def test_sampled_warm_up_trains_one_transition_on_the_target():

@@ -13,8 +13,10 @@ Training (`forward_batch`). Warm-up (the first `diffusion_warmup` steps, appendi
 model to predict the target y0 at all steps t"): with `warmup_transitions: all` every transition of
 the unrolled model (all `iterations` passes) predicts y0 in the same step, their losses averaged
 (deep supervision, as DSLP does per layer), with GLAT's glancing at the decoder input read off the
-last transition; `sampled` trains one transition drawn as below per step (each then gets 1/T of
-the warm-up). After the warm-up, one transition per step (paper §3.3):
+last transition; `progressive` does the same on an unrolled depth that grows one decoder pass at
+a time (pass p joins after ceil((p - 1) x diffusion_warmup / iterations) updates, so all T
+transitions train in the last 1/iterations of the warm-up); `sampled` trains one transition drawn
+as below per step (each then gets 1/T of the warm-up). After the warm-up, one transition per step (paper §3.3):
   1. draw s uniformly in 1..T: the s-th transition (t = T - s + 1 -> t - 1) is trained. Drawing
      uniformly is our reading of the glancing schedule "mu = 1/T" (appendix E): every transition
      is the glanced-and-trained one of a step with probability 1/T.
@@ -165,8 +167,9 @@ class DiffusionGlancing:
         return self.train_transition(batch, int(torch.randint(1, self.diffusion_steps + 1, ())), step)
 
     def warmup_depth(self, step: int) -> int:
-        """Transitions a warm-up step unrolls: all T, or (progressive) one more pass every
-        diffusion_warmup / iterations steps."""
+        """Transitions the warm-up update `step` (0-based) unrolls: all T, or (progressive) one more
+        pass every diffusion_warmup / iterations updates (a warm-up shorter than the iterations
+        skips passes)."""
         if self.warmup_transitions == "all":
             return self.diffusion_steps
         passes = min(self.iterations, 1 + step * self.iterations // self.diffusion_warmup)
