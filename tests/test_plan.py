@@ -64,3 +64,64 @@ def test_cli_prints_paper_scale_and_writes_json_for_the_report(repo, tmp_path):
     assert plan["scale"] == "paper" and plan["runs"] == 3 + translation_runs
     tex = plan_tex({"Paper scale": plan})
     assert "Tables 1-2, Figure 2 & synthetic & 3 &" in tex and f"Total & & {3 + translation_runs} &" in tex
+
+
+def write_log(path, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("step,loss,lr,tokens_per_s,elapsed_s\n" + "".join(
+        f"{step},3.0,1e-3,{rate},{elapsed}\n" for step, rate, elapsed in rows))
+
+
+def test_log_throughput_weights_windows_by_their_length(tmp_path):
+    from diffglat.training.plan import log_throughput
+
+    log = tmp_path / "train_log.csv"
+    write_log(log, [(10, 999.0, 500.0), (20, 1000.0, 510.0), (30, 4000.0, 540.0)])  # first window: start unknown
+    assert log_throughput(log) == pytest.approx((1000 * 10 + 4000 * 30) / 40)
+    write_log(log, [(10, 750.0, 12.0)])
+    assert log_throughput(log) == 750.0
+
+
+def test_plan_takes_each_runs_throughput_from_its_train_log(repo, tmp_path):
+    """A run with a train log: its own rate; a run of a measured family without one: the family's
+    mean; a family with no measured run: plan.tokens_per_second."""
+    from diffglat.training.plan import measured_throughput
+
+    config = load_config([repo / "config" / "config.yaml"])
+    config["paths"]["results"] = str(tmp_path)
+    config["translation"]["experiments"] = {
+        "ar": {"model": "ar"}, "ar_long": {"model": "ar", "train": {"max_steps": 480}},
+        "dat": {"model": "glat_dat"}, "ctc": {"model": "ctc"}}
+    write_log(tmp_path / "multi30k_en_de" / "ar" / "train_log.csv", [(10, 1.0, 1.0), (20, 2000.0, 11.0)])
+    write_log(tmp_path / "multi30k_en_de" / "dat" / "train_log.csv", [(10, 1.0, 1.0), (20, 1000.0, 11.0)])
+    write_log(tmp_path / "synthetic" / "nar" / "train_log.csv", [(25, 8000.0, 3.0)])
+    measured = measured_throughput(config)
+    assert measured == {"translation": {"multi30k_en_de/ar": 2000.0, "multi30k_en_de/dat": 1000.0},
+                        "synthetic": {"nar": 8000.0}}
+    plan = cost_plan(config, measured)
+    runs = runs_by_name(plan)
+    tokens = 240 * 2048
+    assert runs["multi30k_en_de/ar"]["throughput_from"] == "measured"
+    assert runs["multi30k_en_de/ar"]["device_hours"] == pytest.approx(tokens / 2000 / 3600)
+    assert runs["multi30k_en_de/ar_long"]["throughput_from"] == "family"
+    assert runs["multi30k_en_de/ar_long"]["device_hours"] == pytest.approx(2 * tokens / 2000 / 3600)
+    assert runs["multi30k_en_de/dat"]["device_hours"] == pytest.approx(tokens / 1000 / 3600)
+    assert runs["multi30k_en_de/ctc"]["throughput_from"] == "config"
+    assert runs["multi30k_en_de/ctc"]["device_hours"] == pytest.approx(tokens / 9500 / 3600)
+    # synthetic: nar measured; nar_pml shares its family (nat); ar has none
+    assert runs["nar_pml"]["throughput_from"] == "family" and runs["ar"]["throughput_from"] == "config"
+    translation = {i["study"]: i for i in plan["items"]}["translation"]
+    assert translation["measured_runs"] == 2
+    assert translation["tokens_per_second"] == pytest.approx(translation["tokens"] / (translation["device_hours"] * 3600))
+    assert cost_plan(config)["items"][1]["runs"][0]["throughput_from"] == "config"  # without logs: the config
+
+
+def test_a_branch_costs_only_its_own_steps(repo):
+    """The iterative DiffGLAT variants train on from the shared warm-up's last step."""
+    config = load_config([repo / "config" / "config.yaml"])
+    runs = runs_by_name(cost_plan(config))
+    experiments = config["translation"]["experiments"]
+    warmup = experiments["diffglat_warmup"]["train"]["max_steps"]
+    assert experiments["diffglat_3"]["branch_from"] == "diffglat_warmup"
+    assert runs["multi30k_en_de/diffglat_3"]["steps"] == config["translation"]["train"]["max_steps"] - warmup
+    assert runs["multi30k_en_de/diffglat_warmup"]["steps"] == warmup

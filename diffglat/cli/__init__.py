@@ -16,7 +16,7 @@ from ..data.prepare import prepare_benchmark
 from ..io import atomic_write_json
 from ..provenance import provenance
 from ..training import Preempted
-from ..training.plan import cost_plan, format_plan
+from ..training.plan import cost_plan, format_plan, measured_throughput
 from . import synthetic, translation
 # Exit status of a training run stopped by SIGTERM/SIGUSR1 after writing its checkpoint
 # (sysexits' EX_TEMPFAIL: try again). Snakemake counts it as a failure, so a retry or a SLURM
@@ -39,8 +39,8 @@ def prepare(config: dict, benchmark: str, threads: int) -> None:
 
 
 # ---- cost plan ------------------------------------------------------------------------------
-def plan(config: dict, json_path: str | None) -> None:
-    result = cost_plan(config)
+def plan(config: dict, json_path: str | None, measured: bool) -> None:
+    result = cost_plan(config, measured_throughput(config) if measured else None)
     print(format_plan(result))
     if json_path:
         atomic_write_json(json_path, {**result, "config_hash": section_hash(config), "provenance": provenance()})
@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan_parser = commands.add_parser("plan", parents=[config_args],
                                       help="training runs, device-hours and tokens the config implies, per paper item")
     plan_parser.add_argument("--json", metavar="FILE", help="also write the plan to this JSON file (the report reads it)")
+    plan_parser.add_argument("--measured", action="store_true",
+                             help="each run's throughput from the train log this config's run wrote (paths.results); "
+                                  "a run without one: its family's measured mean, else plan.tokens_per_second")
 
     report = commands.add_parser("report", parents=[config_args], help="tables, figures and the PDF from result files")
     report.add_argument("--no-pdf", action="store_true", help="write tables and figures but skip LaTeX")
@@ -108,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "prepare":
             prepare(config, args.benchmark, args.threads)
         elif args.command == "plan":
-            plan(config, args.json)
+            plan(config, args.json, args.measured)
         elif args.command == "report":
             from ..report import build_report
 

@@ -17,18 +17,18 @@ def plan_paths(config: dict) -> dict[str, Path]:
 def plan_table(title: str, plan: dict) -> str:
     device = latex_escape(plan["device"])
     rows = [f"{latex_escape(item['paper'])} & {latex_escape(item['study'])} & {len(item['runs'])} & "
-            f"{item['tokens'] / 1e6:,.1f} & {item['tokens_per_second']:,.0f} & "
+            f"{item['tokens'] / 1e6:,.1f} & {item['tokens_per_second']:,.0f} & {item.get('measured_runs', 0)} & "
             f"{max(r['wall_hours'] for r in item['runs']):,.2f} & {item['device_hours']:,.2f} \\\\"
             for item in plan["items"]]
     return rf"""\begin{{table}}[H]
 \centering
-\begin{{tabular}}{{@{{}}llrrrrr@{{}}}}
+\begin{{tabular}}{{@{{}}llrrrrrr@{{}}}}
 \toprule
-Paper & Study & Runs & Tokens (M) & Tokens/s per device & Hours per run & Device-hours \\
+Paper & Study & Runs & Tokens (M) & Tokens/s per device & Measured & Hours per run & Device-hours \\
 \midrule
 {chr(10).join(rows)}
 \midrule
-Total & & {plan['runs']} & {plan['tokens'] / 1e6:,.1f} & & & {plan['device_hours']:,.2f} \\
+Total & & {plan['runs']} & {plan['tokens'] / 1e6:,.1f} & & & & {plan['device_hours']:,.2f} \\
 \bottomrule
 \end{{tabular}}
 \par\smallskip\small {latex_escape(title)}: config \texttt{{{latex_escape(plan['config'])}}} ({latex_escape(plan['scale'])} scale);
@@ -45,6 +45,9 @@ def plan_tex(plans: dict[str, dict]) -> str:
     return rf"""\section*{{What the training costs}}
 Tokens are the target tokens trained on (steps $\times$ max\_tokens $\times$ update\_freq, an upper bound as
 batches are filled up to max\_tokens); device-hours divide them by one device's throughput, hours per run
-further by the GPUs a run trains on. \texttt{{diffglat plan --config FILE...}} prints the same per run.
+further by the GPUs a run trains on. This run's throughput is measured: each run's own train log (Measured: the
+runs that have one; another run takes its model family's measured mean, else the config's
+\texttt{{plan.tokens\_per\_second}}); tokens/s per device is the study's tokens over its device-seconds.
+Paper scale uses the config's figures. \texttt{{diffglat plan --config FILE... [--measured]}} prints the same per run.
 
 {tables}"""

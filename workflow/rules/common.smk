@@ -39,6 +39,15 @@ def translation_scores():
     ]
 
 
+def translation_models():
+    """Every trained translation model the config implies: benchmarks x experiments."""
+    return [
+        f"{RESULTS}/{benchmark}/{experiment}/model.pt"
+        for benchmark in config["translation"]["benchmarks"]
+        for experiment in sorted(config["translation"]["experiments"])
+    ]
+
+
 def branch_parent(wildcards):
     """The final model of the experiment this one branches off (its warm-up), if any."""
     parent = config["translation"]["experiments"][wildcards.mt_experiment].get("branch_from")

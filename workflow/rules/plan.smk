@@ -1,5 +1,6 @@
 # The cost plan (`diffglat plan`): training runs, device-hours and tokens per paper item, for this
-# run's config and for paper scale (config/paper.yaml), so the report says what each one costs.
+# run's config (throughput measured from its train logs) and for paper scale (config/paper.yaml,
+# the config's throughput figures), so the report says what each one costs.
 
 PAPER_SCALE_CONFIGS = ["config/config.yaml", "config/paper.yaml"]
 
@@ -11,6 +12,8 @@ localrules:
 rule plan:
     input:
         paper=PAPER_SCALE_CONFIGS,
+        # this run's plan reads each run's throughput from its train log
+        trained=expand(rules.synthetic_train.output, experiment=SYNTHETIC_EXPERIMENTS) + translation_models(),
     output:
         run=f"{RESULTS}/plan/run.json",
         paper=f"{RESULTS}/plan/paper.json",
@@ -27,5 +30,5 @@ rule plan:
     conda:
         "../envs/diffglat.yaml"
     shell:
-        "(python -m diffglat plan --config {params.config} --json {output.run}"
+        "(python -m diffglat plan --config {params.config} --measured --json {output.run}"
         " && python -m diffglat plan --config {input.paper} --json {output.paper}) > {log} 2>&1"
