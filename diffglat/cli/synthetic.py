@@ -16,6 +16,7 @@ from ..metrics.synthetic import closest_target_scores, reference_token_accuracy
 from ..models import build_model, load_trained
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
+from ..training.precision import resolve_precision
 from ..training.trainer import RESUMABLE_CHANGES
 
 EVAL_BATCH_SIZE = 250
@@ -87,12 +88,13 @@ def synthetic_train(config: dict, experiment: str) -> None:
     model = build_model(exp["model"], model_cfg, len(dictionary), dictionary.pad)
     loss = synthetic_loss(exp, model_cfg["decoder_layers"], settings.label_smoothing, dictionary.pad)
     shaping = {k: v for k, v in vars(settings).items() if k not in RESUMABLE_CHANGES}
+    precision = resolve_precision(config["compute"]["precision"], device)
     fingerprint = section_hash({"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping},
-                                "processes": processes})
+                                "processes": processes, "precision": str(precision)})
     out = synthetic_result_dir(config, experiment)
     distributed.join(device)
     try:
-        trainer = Trainer(model, loss, dataset, settings, out, device, fingerprint)
+        trainer = Trainer(model, loss, dataset, settings, out, device, fingerprint, precision=precision)
         last_stats = trainer.train()
     finally:
         distributed.leave()
@@ -103,7 +105,8 @@ def synthetic_train(config: dict, experiment: str) -> None:
         "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
         "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
-                     "device": device.type, "processes": processes},
+                     "device": device.type, "processes": processes,
+                     "precision": str(precision).removeprefix("torch.")},
     }, out / "model.pt")
     print(f"trained {experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s, last loss {last_stats.get('loss', float('nan')):.4f}")
 

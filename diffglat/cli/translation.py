@@ -36,6 +36,7 @@ from ..models import MODELS, build_model, load_trained
 from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
+from ..training.precision import resolve_precision
 from ..training.checkpoint import average_checkpoints
 from ..training.trainer import RESUMABLE_CHANGES
 
@@ -175,15 +176,17 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
         return corpus_scores(hypotheses, valid_refs[: len(hypotheses)], entry["target"])["bleu"]
 
     shaping = {k: v for k, v in spec["train"].items() if k not in RESUMABLE_CHANGES}
+    precision = resolve_precision(config["compute"]["precision"], device)
     fingerprint = section_hash({"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping},
-                                "processes": processes,
+                                "processes": processes, "precision": str(precision),
                                 "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])})
     out = result_dir(config, benchmark, experiment)
     parent = spec["branch_from"] and result_dir(config, benchmark, spec["branch_from"]) / "checkpoints" / "last.pt"
     distributed.join(device)
     try:
         trainer = Trainer(model, criterion, dataset, settings, out, device, fingerprint, validator=validator,
-                          validate_every=validation["every"], keep_best=validation["keep_best"], branch_from=parent)
+                          validate_every=validation["every"], keep_best=validation["keep_best"], branch_from=parent,
+                          precision=precision)
         last_stats = trainer.train()
     finally:
         distributed.leave()
@@ -195,7 +198,8 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
         "state_dict": average_checkpoints(best),
         "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
-                     "device": device.type, "processes": processes, "train_pairs": len(dataset),
+                     "device": device.type, "processes": processes, "precision": str(precision).removeprefix("torch."),
+                     "train_pairs": len(dataset),
                      "length_filter": filtered, "validations": trainer.validations,
                      "averaged_steps": [int(p.stem[4:]) for p in best],
                      # DiffGLAT: per log window, the fraction of each transition's ỹ that differs from y0

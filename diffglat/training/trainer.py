@@ -40,6 +40,7 @@ from ..data.batching import token_batches
 from ..io import atomic_write_text
 from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
+from .precision import autocast
 
 LOG_COLUMNS = ["step", "loss", "lr", "tokens_per_s", "elapsed_s"]
 # Loss stats named "window/<name>/sum" and "window/<name>/n" are averaged over each log window and
@@ -116,9 +117,9 @@ class Trainer:
     def __init__(self, model, loss_fn, dataset, settings: TrainSettings, out_dir: str | Path,
                  device: torch.device, fingerprint: str, show_progress: bool = True,
                  validator: Callable | None = None, validate_every: int = 0, keep_best: int = 1,
-                 branch_from: str | Path | None = None):
+                 branch_from: str | Path | None = None, precision: torch.dtype = torch.float32):
         self.model, self.loss_fn, self.dataset, self.settings = model.to(device), loss_fn, dataset, settings
-        self.device, self.fingerprint = device, fingerprint
+        self.device, self.fingerprint, self.precision = device, fingerprint, precision
         self.out_dir = Path(out_dir)
         self.checkpoint_path = self.out_dir / "checkpoints" / "last.pt"
         self.log_path = self.out_dir / "train_log.csv"
@@ -272,7 +273,7 @@ class Trainer:
         stats = {"tokens": 0.0}
         for indices in micro_batches:
             batch = {k: v.to(self.device) for k, v in self.dataset.collate(indices).items()}
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            with autocast(self.device, self.precision):
                 output = self.model.forward_batch(batch, self.loss_fn.layers, self.step)
                 loss, batch_stats = self.loss_fn(output, batch)
             (loss / self.settings.update_freq).backward()
