@@ -1,0 +1,107 @@
+"""Training throughput of each Table 3 model family in float32 and bf16 autocast, and its matmul floor.
+
+For each family (the default config's experiments ar, ctc, glat, glat_ctc, dat, diffglat_1,
+diffglat_3; DiffGLAT in its diffusion phase, the steps after the warm-up) one process trains on real
+Multi30k batches of train.max_tokens target tokens (the prepared data of `diffglat prepare`), on one
+thread, alternating float32 and bf16 steps so both see the same machine load; the figure is target
+tokens over the median step time. The floor is the step's matmul FLOPs (torch's FLOP counter over
+one forward + backward) at this machine's GEMM rate in that precision (a [2048, 512] @ [512, 512]
+matmul timed here): floor_ratio = floor time / step time, 1.0 meaning every cycle goes to matmuls.
+
+    diffglat prepare --config config/config.yaml --benchmark multi30k_en_de
+    python benchmarks/train_throughput.py [--families ar dat] [--steps 6]
+
+Prints a line per family:
+    <family> float32_tok_s=... bfloat16_tok_s=... speedup=... floor_ratio=<float32>/<bf16>
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from diffglat.cli.translation import experiment_spec, make_model, sized_positions, training_data
+from diffglat.config import load_config
+from diffglat.data.batching import token_batches
+from diffglat.losses import build_criterion
+from diffglat.training.precision import autocast
+
+FAMILIES = ("ar", "ctc", "glat", "glat_ctc", "dat", "diffglat_1", "diffglat_3")
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def gemm_rate(dtype: torch.dtype, repeats: int = 20) -> float:
+    """FLOP/s of a [2048, 512] @ [512, 512] matmul in dtype (best of repeats)."""
+    a, b = torch.randn(2048, 512, dtype=dtype), torch.randn(512, 512, dtype=dtype)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * 2048 * 512 * 512 / best
+
+
+def step(model, criterion, batch, dtype, step_number) -> None:
+    model.train()
+    model.zero_grad(set_to_none=True)
+    with autocast(torch.device("cpu"), dtype):
+        loss, _ = criterion(model.forward_batch(batch, criterion.layers, step_number), batch)
+    loss.backward()
+
+
+def measure(config: dict, experiment: str, steps: int) -> dict:
+    spec = experiment_spec(config, experiment)
+    entry = config["benchmarks"]["multi30k_en_de"]
+    spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
+    dataset, _ = training_data(config, "multi30k_en_de", spec)
+    torch.manual_seed(0)
+    model = make_model(spec, experiment, len(dataset.dictionary), dataset.dictionary.pad)
+    criterion = build_criterion(spec["model"], model, {"label_smoothing": 0.1, **spec["loss"]})
+    step_number = spec["model_config"].get("diffusion_warmup", 0)  # DiffGLAT: the diffusion phase
+    batches = token_batches(dataset.lengths, spec["train"]["max_tokens"], seed=1, epoch=0)[: steps + 1]
+    collated = [dataset.collate(indices) for indices in batches]
+    tokens = [float(dataset.lengths[indices].sum()) for indices in batches]
+    with FlopCounterMode(display=False) as counter:
+        step(model, criterion, collated[0], torch.float32, step_number)
+    flops = counter.get_total_flops()
+    seconds = {name: [] for name in PRECISIONS}
+    for batch in collated[1:]:
+        for name, dtype in PRECISIONS.items():  # alternate: both see the same load
+            torch.manual_seed(1)
+            start = time.perf_counter()
+            step(model, criterion, batch, dtype, step_number)
+            seconds[name].append(time.perf_counter() - start)
+    per_step = {name: statistics.median(s) for name, s in seconds.items()}
+    mean_tokens = float(np.mean(tokens[1:]))
+    return {"tok_s": {name: mean_tokens / s for name, s in per_step.items()}, "seconds": per_step,
+            "flops": flops * mean_tokens / tokens[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
+    parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
+    parser.add_argument("--steps", type=int, default=6, help="measured steps per precision")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    config = load_config([Path(p) for p in args.config])
+    rates = {name: gemm_rate(dtype) for name, dtype in PRECISIONS.items()}
+    print(f"GEMM [2048,512]@[512,512], one thread: float32 {rates['float32'] / 1e9:.0f} GFLOP/s, "
+          f"bfloat16 {rates['bfloat16'] / 1e9:.0f} GFLOP/s; {args.steps} steps per precision, median")
+    for family in args.families:
+        r = measure(config, family, args.steps)
+        floors = {name: r["flops"] / rates[name] / r["seconds"][name] for name in PRECISIONS}
+        print(f"{family} float32_tok_s={r['tok_s']['float32']:.0f} bfloat16_tok_s={r['tok_s']['bfloat16']:.0f} "
+              f"speedup={r['tok_s']['bfloat16'] / r['tok_s']['float32']:.2f} "
+              f"floor_ratio={floors['float32']:.2f}/{floors['bfloat16']:.2f} gflop_per_step={r['flops'] / 1e9:.1f}",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
