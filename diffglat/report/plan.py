@@ -21,10 +21,10 @@ def plan_table(title: str, plan: dict) -> str:
             f"{max(r['wall_hours'] for r in item['runs']):,.2f} & {item['device_hours']:,.2f} \\\\"
             for item in plan["items"]]
     return rf"""\begin{{table}}[H]
-\centering
+\centering\small
 \begin{{tabular}}{{@{{}}llrrrrrr@{{}}}}
 \toprule
-Paper & Study & Runs & Tokens (M) & Tokens/s per device & Measured & Hours per run & Device-hours \\
+Paper & Study & Runs & Tokens (M) & Tokens/s & Measured & Hours/run & Device-hours \\
 \midrule
 {chr(10).join(rows)}
 \midrule
@@ -32,7 +32,7 @@ Total & & {plan['runs']} & {plan['tokens'] / 1e6:,.1f} & & & & {plan['device_hou
 \bottomrule
 \end{{tabular}}
 \par\smallskip\small {latex_escape(title)}: config \texttt{{{latex_escape(plan['config'])}}} ({latex_escape(plan['scale'])} scale);
-a device is one {device}.
+a device is one {device}; tokens/s per device, hours per run the longest.
 \end{{table}}
 """
 
