@@ -16,7 +16,7 @@ from ..metrics.synthetic import closest_target_scores, reference_token_accuracy
 from ..models import build_model, load_trained
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
-from ..training.precision import resolve_precision
+from ..training.precision import precision_name, resolve_precision
 from ..training.trainer import RESUMABLE_CHANGES
 
 EVAL_BATCH_SIZE = 250
@@ -90,7 +90,7 @@ def synthetic_train(config: dict, experiment: str) -> None:
     shaping = {k: v for k, v in vars(settings).items() if k not in RESUMABLE_CHANGES}
     precision = resolve_precision(config["compute"]["precision"], device)
     fingerprint = section_hash({"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping},
-                                "processes": processes, "precision": str(precision)})
+                                "processes": processes, "precision": precision_name(precision)})
     out = synthetic_result_dir(config, experiment)
     distributed.join(device)
     try:
@@ -106,7 +106,7 @@ def synthetic_train(config: dict, experiment: str) -> None:
         "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
                      "device": device.type, "processes": processes,
-                     "precision": str(precision).removeprefix("torch.")},
+                     "precision": precision_name(precision)},
     }, out / "model.pt")
     print(f"trained {experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s, last loss {last_stats.get('loss', float('nan')):.4f}")
 

@@ -36,7 +36,7 @@ from ..models import MODELS, build_model, load_trained
 from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
 from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
-from ..training.precision import resolve_precision
+from ..training.precision import precision_name, resolve_precision
 from ..training.checkpoint import average_checkpoints
 from ..training.trainer import RESUMABLE_CHANGES
 
@@ -178,7 +178,7 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     shaping = {k: v for k, v in spec["train"].items() if k not in RESUMABLE_CHANGES}
     precision = resolve_precision(config["compute"]["precision"], device)
     fingerprint = section_hash({"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping},
-                                "processes": processes, "precision": str(precision),
+                                "processes": processes, "precision": precision_name(precision),
                                 "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])})
     out = result_dir(config, benchmark, experiment)
     parent = spec["branch_from"] and result_dir(config, benchmark, spec["branch_from"]) / "checkpoints" / "last.pt"
@@ -198,7 +198,7 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
         "state_dict": average_checkpoints(best),
         "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
-                     "device": device.type, "processes": processes, "precision": str(precision).removeprefix("torch."),
+                     "device": device.type, "processes": processes, "precision": precision_name(precision),
                      "train_pairs": len(dataset),
                      "length_filter": filtered, "validations": trainer.validations,
                      "averaged_steps": [int(p.stem[4:]) for p in best],

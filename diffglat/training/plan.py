@@ -49,18 +49,24 @@ def log_throughput(path: Path) -> float | None:
     return sum(rate * length for rate, length in windows) / seconds if seconds else None
 
 
+def planned_runs(study: str, section: dict) -> list[tuple[str, Path, dict]]:
+    """A study's training runs: (name, its folder under paths.results, the experiment's settings);
+    one per benchmark and experiment (name benchmark/experiment) or per experiment."""
+    return [(f"{benchmark}/{experiment}" if benchmark else experiment, Path(benchmark or study) / experiment, settings)
+            for benchmark in section.get("benchmarks", [None])
+            for experiment, settings in section["experiments"].items()]
+
+
 def measured_throughput(config: dict) -> dict[str, dict[str, float]]:
-    """study -> run name -> tokens/s, from the train logs the config's runs wrote under paths.results
-    (results/<benchmark>/<experiment>/ for a study with benchmarks, results/<study>/<experiment>/)."""
+    """study -> run name -> tokens/s, from the train logs the config's runs wrote under paths.results."""
     results = Path(config["paths"]["results"])
     measured: dict[str, dict[str, float]] = {}
     for study, section in studies(config).items():
-        for benchmark in section.get("benchmarks", [None]):
-            for experiment in section["experiments"]:
-                path = results / (benchmark or study) / experiment / "train_log.csv"
-                rate = log_throughput(path) if path.is_file() else None
-                if rate:
-                    measured.setdefault(study, {})[f"{benchmark}/{experiment}" if benchmark else experiment] = rate
+        for name, folder, _ in planned_runs(study, section):
+            path = results / folder / "train_log.csv"
+            rate = log_throughput(path) if path.is_file() else None
+            if rate:
+                measured.setdefault(study, {})[name] = rate
     return measured
 
 
@@ -73,29 +79,25 @@ def cost_plan(config: dict, measured: dict[str, dict[str, float]] | None = None)
         devices = max(resources["gpu"], 1)
         configured = plan["tokens_per_second"].get(study, plan["tokens_per_second"]["default"])
         study_measured = (measured or {}).get(study, {})
+        planned = planned_runs(study, section)
         by_family: dict[str, list[float]] = {}
-        for benchmark in section.get("benchmarks", [None]):
-            for experiment, settings in section["experiments"].items():
-                rate = study_measured.get(f"{benchmark}/{experiment}" if benchmark else experiment)
-                if rate:
-                    by_family.setdefault(settings["model"], []).append(rate)
+        for name, _, settings in planned:
+            if name in study_measured:
+                by_family.setdefault(settings["model"], []).append(study_measured[name])
         runs = []
-        for benchmark in section.get("benchmarks", [None]):
-            for experiment, settings in section["experiments"].items():
-                name = f"{benchmark}/{experiment}" if benchmark else experiment
-                family = by_family.get(settings["model"])
-                if name in study_measured:
-                    throughput, source = study_measured[name], "measured"
-                elif family:
-                    throughput, source = sum(family) / len(family), "family"
-                else:
-                    throughput, source = configured, "config"
-                train = {**section["train"], **settings.get("train", {})}
-                parent = settings.get("branch_from")
-                if parent:  # it trains on from its parent's last step: only its own steps cost
-                    parent_steps = {**section["train"], **section["experiments"][parent].get("train", {})}["max_steps"]
-                    train["max_steps"] -= parent_steps
-                runs.append(run_cost(name, train, throughput, devices, source))
+        for name, _, settings in planned:
+            family = by_family.get(settings["model"])
+            if name in study_measured:
+                throughput, source = study_measured[name], "measured"
+            elif family:
+                throughput, source = sum(family) / len(family), "family"
+            else:
+                throughput, source = configured, "config"
+            train = {**section["train"], **settings.get("train", {})}
+            parent = settings.get("branch_from")
+            if parent:  # it trains on from its parent's last step: only its own steps cost
+                train["max_steps"] -= {**section["train"], **section["experiments"][parent].get("train", {})}["max_steps"]
+            runs.append(run_cost(name, train, throughput, devices, source))
         tokens, device_hours = sum(r["tokens"] for r in runs), sum(r["device_hours"] for r in runs)
         items.append({"paper": plan["paper_items"].get(study, f"{study} study"), "study": study,
                       # the study's effective rate: its tokens over its device-seconds

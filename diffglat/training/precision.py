@@ -41,6 +41,11 @@ def resolve_precision(setting: str, device: torch.device, flags: set[str] | None
     return torch.bfloat16 if any(flag in flags for flag in BF16_MATRIX_FLAGS) else torch.float32
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """torch.bfloat16 -> 'bfloat16': how fingerprints and training records name it."""
+    return str(dtype).removeprefix("torch.")
+
+
 def autocast(device: torch.device, dtype: torch.dtype):
     """The training forward's context: bf16 autocast on the device, or nothing for float32."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
