@@ -32,9 +32,11 @@ from diffglat.config import load_config
 from diffglat.data.batching import token_batches
 from diffglat.losses import build_criterion
 from diffglat.training.precision import autocast
+from diffglat.training.trainer import keep_freed_memory
 
 FAMILIES = ("ar", "ctc", "glat", "glat_ctc", "dat", "diffglat_1", "diffglat_3")
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+WARMUP_STEPS = 3  # per precision, not timed
 
 
 class MatmulFlops(TorchDispatchMode):
@@ -81,23 +83,28 @@ def measure(config: dict, experiment: str, steps: int) -> dict:
     model = make_model(spec, experiment, len(dataset.dictionary), dataset.dictionary.pad)
     criterion = build_criterion(spec["model"], model, {"label_smoothing": 0.1, **spec["loss"]})
     step_number = spec["model_config"].get("diffusion_warmup", 0)  # DiffGLAT: the diffusion phase
-    batches = token_batches(dataset.lengths, spec["train"]["max_tokens"], seed=1, epoch=0)[: steps + 1]
+    batches = token_batches(dataset.lengths, spec["train"]["max_tokens"], seed=1, epoch=0)[: steps + 1 + WARMUP_STEPS]
     collated = [dataset.collate(indices) for indices in batches]
     tokens = [float(dataset.lengths[indices].sum()) for indices in batches]
+    first_tokens = tokens[0]
     with MatmulFlops() as counter:
         step(model, criterion, collated[0], torch.float32, step_number)
     flops = counter.flops
+    for batch in collated[1: 1 + WARMUP_STEPS]:  # until the allocator has the step's memory: steady state
+        for dtype in PRECISIONS.values():
+            step(model, criterion, batch, dtype, step_number)
+    collated, tokens = collated[1 + WARMUP_STEPS:], tokens[1 + WARMUP_STEPS:]
     seconds = {name: [] for name in PRECISIONS}
-    for batch in collated[1:]:
+    for batch in collated:
         for name, dtype in PRECISIONS.items():  # alternate: both see the same load
             torch.manual_seed(1)
             start = time.perf_counter()
             step(model, criterion, batch, dtype, step_number)
             seconds[name].append(time.perf_counter() - start)
     per_step = {name: statistics.median(s) for name, s in seconds.items()}
-    mean_tokens = float(np.mean(tokens[1:]))
+    mean_tokens = float(np.mean(tokens))
     return {"tok_s": {name: mean_tokens / s for name, s in per_step.items()}, "seconds": per_step,
-            "flops": flops * mean_tokens / tokens[0]}
+            "flops": flops * mean_tokens / first_tokens}
 
 
 def main() -> None:
@@ -107,6 +114,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=6, help="measured steps per precision")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    keep_freed_memory()  # as training does
     config = load_config([Path(p) for p in args.config])
     rates = {name: gemm_rate(dtype) for name, dtype in PRECISIONS.items()}
     print(f"GEMM [2048,512]@[512,512], one thread: float32 {rates['float32'] / 1e9:.0f} GFLOP/s, "

@@ -61,7 +61,7 @@ from .dat import DATransformer
 from .diffusion import GAMMAS, PROCESSES, MdpRule, d3pm_target, differ_fraction, modality_diffusion, read_positions
 from .glancing import glance_count, glancing_mask, linear_ratio
 from .nat import NATransformer
-from .output import DecoderOutput
+from .output import DecoderOutput, best_tokens
 
 GLANCING = ("residual", "layerwise", "input")
 WARMUP_TRANSITIONS = ("all", "progressive", "sampled")
@@ -188,7 +188,7 @@ class DiffusionGlancing:
             last = self.outputs(first, pad, (T,))
             positions, labels = self.align(last, y0)
             labelled = labels != self.pad
-            counts = glance_count(last.logits.argmax(-1), labels, ~labelled, self.glance_ratio(step))
+            counts = glance_count(best_tokens(last.logits), labels, ~labelled, self.glance_ratio(step))
             glanced = glancing_mask(labelled, counts)
         after = _rng_state(src.device)
         _set_rng_state(replay, src.device)  # pass 2 draws pass 1's dropout masks again
@@ -246,11 +246,11 @@ class DiffusionGlancing:
 
             positions, labels = self.align(trained, target)  # ỹ on transition s's own prediction
             labelled = labels != self.pad
-            counts = glance_count(trained.logits.argmax(-1), labels, ~labelled, self.glance_ratio(step))
+            counts = glance_count(best_tokens(trained.logits), labels, ~labelled, self.glance_ratio(step))
             allowed = labelled
             if self.glancing == "residual" and s > 1:  # only what the input (transition s - 1's prediction) got wrong
                 previous = torch.full_like(labels, -1)
-                previous[labelled] = self.project(states[s - 2][labelled]).argmax(-1)  # only where it matters
+                previous[labelled] = best_tokens(self.project(states[s - 2][labelled]))  # only where it matters
                 allowed = allowed & (previous != labels)
             glanced = glancing_mask(allowed, counts)
 

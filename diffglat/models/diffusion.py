@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data.dictionary import SPECIALS, Dictionary
+from .output import best_tokens
 
 NEG_INF = float("-inf")
 PROCESSES = ("mdp", "d3pm_absorbing", "d3pm_uniform")
@@ -82,7 +83,7 @@ def read_positions(logits: torch.Tensor, aligned: torch.Tensor, y0: torch.Tensor
     alternatives[..., : len(SPECIALS)] = NEG_INF
     other_score, other = alternatives.max(-1)
     margin = (y0_score - other_score).masked_fill(~aligned, float("inf"))  # softmax normalisers cancel
-    prediction = logits.argmax(-1).masked_fill(~aligned, -1)
+    prediction = best_tokens(logits).masked_fill(~aligned, -1)
     return prediction, margin, other
 
 

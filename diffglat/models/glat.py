@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
 from .nat import NATransformer
-from .output import DecoderOutput
+from .output import DecoderOutput, best_tokens
 
 
 class GlancingNAT(NATransformer):
@@ -24,7 +24,7 @@ class GlancingNAT(NATransformer):
         ratio = linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
 
         def choose(first: DecoderOutput):
-            counts = glance_count(first.logits.argmax(-1), target, first.target_pad, ratio)
+            counts = glance_count(best_tokens(first.logits), target, first.target_pad, ratio)
             return glancing_mask(~first.target_pad, counts), target
 
         return two_pass_glancing(self, batch["src"], batch["tgt_lengths"], output_layers, choose)

@@ -23,7 +23,7 @@ from ..data.dictionary import Dictionary
 from ..losses.ctc import ctc_best_alignment
 from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
 from .nat import UpsampledNAT
-from .output import DecoderOutput
+from .output import DecoderOutput, best_tokens
 
 
 class GlancingCTCNAT(UpsampledNAT):
@@ -40,7 +40,7 @@ class GlancingCTCNAT(UpsampledNAT):
             alignment = ctc_best_alignment(log_probs, (~first.target_pad).sum(1), batch["tgt"], batch["tgt_lengths"],
                                            Dictionary.blank)  # [B, S], -1 past the frames or if infeasible
             aligned = alignment >= 0
-            counts = glance_count(first.logits.argmax(-1), alignment, ~aligned, ratio)
+            counts = glance_count(best_tokens(first.logits), alignment, ~aligned, ratio)
             return glancing_mask(aligned, counts), alignment.clamp(min=0)
 
         return two_pass_glancing(self, src, self.decoder_lengths(src), output_layers, choose)

@@ -17,7 +17,7 @@ from ..data.dictionary import Dictionary
 from ..losses.dag import dag_best_alignment, dag_match, dag_target
 from .dat import DATransformer
 from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
-from .output import DecoderOutput
+from .output import DecoderOutput, best_tokens
 
 
 def glance_on_best_path(first: DecoderOutput, target: torch.Tensor, pad: int, ratio: float) -> torch.Tensor:
@@ -31,7 +31,7 @@ def glance_on_best_path(first: DecoderOutput, target: torch.Tensor, pad: int, ra
     match = dag_match(logits, target, pad, first.target_pad)  # [B, T, L]
     path = dag_best_alignment(match, links, target.ne(pad).sum(1), (~first.target_pad).sum(1))  # [B, T], -1: none
     on_path = path >= 0
-    predicted = logits.argmax(-1).gather(1, path.clamp(min=0))  # [B, T]: argmax token of each position's vertex
+    predicted = best_tokens(logits).gather(1, path.clamp(min=0))  # [B, T]: argmax token of each position's vertex
     chosen = glancing_mask(on_path, glance_count(predicted, target, ~on_path, ratio))  # [B, T]
     positions = torch.arange(target.shape[1], device=target.device).expand_as(target)
     vertex = torch.where(chosen, path, L)  # unchosen positions write to a spare column, dropped below

@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 import torch
 
 
+def best_tokens(logits: torch.Tensor) -> torch.Tensor:
+    """argmax over the vocabulary: logits [..., V] -> [...] (ties: the first index, as argmax).
+
+    `max(-1).indices` rather than `argmax(-1)`: on the CPU, bf16 argmax is not vectorised (measured
+    one thread, [146, 28, 6000] bf16 logits: 89 ms against 21 ms).
+    """
+    return logits.max(-1).indices
+
+
 @dataclass
 class DecoderOutput:
     layer_logits: dict[int, torch.Tensor]  # decoder layer (1-based) -> logits [B, T, V]

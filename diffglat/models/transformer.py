@@ -1,9 +1,9 @@
 """Transformer building blocks shared by every model family.
 
 Post-norm layers as in Transformer base (Vaswani et al. 2017; fairseq `transformer`): each sublayer
-is `x = LayerNorm(x + Dropout(sublayer(x)))`. Attention goes through
-`F.scaled_dot_product_attention`. Token embeddings are scaled by sqrt(d_model) and shared by the
-encoder, the decoder and the output projection (tied embeddings).
+is `x = LayerNorm(x + Dropout(sublayer(x)))`. Attention is `attend` below. Token embeddings are
+scaled by sqrt(d_model) and shared by the encoder, the decoder and the output projection (tied
+embeddings).
 
 Shapes: B batch, S source length, T target length, D d_model, H heads, V vocabulary.
 """
@@ -43,6 +43,38 @@ class LearnedPositions(nn.Module):
         return self.table.weight[:length]
 
 
+def attend(q, k, v, allowed):
+    """softmax(q k^T / sqrt(d)) v over the allowed keys; a query with none allowed gets zeros.
+
+    q [B, H, T, d], k and v [B, H, S, d], allowed [B, 1, T or 1, S] -> [B, H, T, d]. On CUDA this is
+    `F.scaled_dot_product_attention` (fused kernels). On the CPU it is two matmuls and a float32
+    softmax: measured here (one thread, B=70, H=4, T=S=30, d=32, forward + backward) 3.5 ms in bf16
+    autocast against 22 ms for SDPA's bf16 CPU kernel, and 6.8 ms in float32 against SDPA's 7-9 ms.
+    """
+    if q.device.type != "cpu":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+    scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-1, -2))  # [B, H, T, S]
+    probs = scores.float().masked_fill(~allowed, float("-inf")).softmax(-1)
+    probs = probs.masked_fill(~allowed.any(-1, keepdim=True), 0.0)  # as SDPA: no key, no output
+    return torch.matmul(probs.to(v.dtype), v)
+
+
+class Dropout(nn.Module):
+    """nn.Dropout with its mask drawn by torch.rand: measured (one thread, forward + backward of a
+    [2048, 512] tensor) 5.7 ms in bf16 and 6.7 ms in float32, against 7.5 and 8.7 ms for
+    nn.Dropout's bernoulli_; dropout was a tenth of a bf16 training step."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.rand(x.shape, device=x.device) >= self.p
+        return x * (keep.to(x.dtype) * (1 / (1 - self.p)))
+
+
 class Attention(nn.Module):
     def __init__(self, d_model: int, heads: int):
         super().__init__()
@@ -72,7 +104,7 @@ class Attention(nn.Module):
         allowed = ~memory_pad[:, None, None, :]  # [B, 1, 1, S]
         if causal:
             allowed = allowed & torch.ones(T, k.shape[2], dtype=torch.bool, device=query.device).tril(k.shape[2] - T)
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
+        out = attend(q, k, v, allowed)
         return self.out(out.transpose(1, 2).reshape(B, T, D))
 
 
@@ -91,7 +123,7 @@ class EncoderLayer(nn.Module):
         super().__init__()
         self.self_attn, self.ffn = Attention(d_model, heads), FeedForward(d_model, ffn_dim)
         self.norm1, self.norm2 = nn.LayerNorm(d_model), nn.LayerNorm(d_model)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x, pad):
         x = self.norm1(x + self.dropout(self.self_attn(x, x, pad)))
@@ -104,7 +136,7 @@ class DecoderLayer(nn.Module):
         self.self_attn, self.cross_attn = Attention(d_model, heads), Attention(d_model, heads)
         self.ffn = FeedForward(d_model, ffn_dim)
         self.norm1, self.norm2, self.norm3 = (nn.LayerNorm(d_model) for _ in range(3))
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x, pad, memory, memory_pad, causal: bool, cache: dict | None = None):
         # cache: {"self": {...}, "cross": {...}} for incremental decoding; pad then covers all keys so far
@@ -130,7 +162,7 @@ class TransformerSeq2Seq(nn.Module):
         with torch.no_grad():
             self.embed.weight[pad].zero_()
         self.positions = {"sinusoidal": SinusoidalPositions, "learned": LearnedPositions}[positions](d_model, max_positions)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.encoder = nn.ModuleList(EncoderLayer(d_model, heads, ffn_dim, dropout) for _ in range(encoder_layers))
         self.decoder = nn.ModuleList(DecoderLayer(d_model, heads, ffn_dim, dropout) for _ in range(decoder_layers))
 

@@ -21,6 +21,7 @@ per update is the same on one device or many.
 from __future__ import annotations
 
 import csv
+import ctypes
 import io
 import math
 import random
@@ -92,7 +93,25 @@ def select_device(preference: str, cpu_threads: int) -> torch.device:
         torch.cuda.set_device(device)
         return device
     torch.set_num_threads(cpu_threads)
+    keep_freed_memory()
     return torch.device("cpu")
+
+
+def keep_freed_memory() -> None:
+    """Have glibc's malloc keep freed memory for reuse instead of handing it back to the kernel.
+
+    A training step allocates and frees tensors of tens of MB ([tokens, vocabulary] logits); by
+    default glibc maps each from the kernel and unmaps it on free, so every step pays page faults
+    on fresh zeroed pages. Measured (one thread, a fresh [146, 28, 6000] float32 log_softmax):
+    64 ms by default, 24 ms with these limits. The process keeps its peak memory. Not glibc: no-op.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)  # allocations below 1 GiB come from the heap
+    libc.mallopt(M_TRIM_THRESHOLD, 1 << 31)  # and the heap is not trimmed below 2 GiB free
 
 
 def seed_everything(seed: int) -> None:
