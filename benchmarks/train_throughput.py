@@ -10,6 +10,10 @@ matmul timed here): floor_ratio = floor time / step time, 1.0 meaning every cycl
 
     diffglat prepare --config config/config.yaml --benchmark multi30k_en_de
     python benchmarks/train_throughput.py [--families ar dat] [--steps 6]
+    python benchmarks/train_throughput.py --config config/config.yaml config/gpu.yaml --flops-only
+
+--flops-only counts one step's FLOPs and times nothing (sizes too big to time on a CPU, such as
+config/gpu.yaml's).
 
 Prints a line per family:
     <family> float32_tok_s=... bfloat16_tok_s=... speedup=... floor_ratio=<float32>/<bf16>
@@ -74,7 +78,8 @@ def step(model, criterion, batch, dtype, step_number) -> None:
     loss.backward()
 
 
-def measure(config: dict, experiment: str, steps: int) -> dict:
+def setup(config: dict, experiment: str, steps: int):
+    """The experiment's model, criterion, DiffGLAT step and steps + 1 + WARMUP_STEPS collated batches."""
     spec = experiment_spec(config, experiment)
     entry = config["benchmarks"]["multi30k_en_de"]
     spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
@@ -86,10 +91,19 @@ def measure(config: dict, experiment: str, steps: int) -> dict:
     batches = token_batches(dataset.lengths, spec["train"]["max_tokens"], seed=1, epoch=0)[: steps + 1 + WARMUP_STEPS]
     collated = [dataset.collate(indices) for indices in batches]
     tokens = [float(dataset.lengths[indices].sum()) for indices in batches]
-    first_tokens = tokens[0]
+    return model, criterion, step_number, collated, tokens
+
+
+def step_flops(model, criterion, batch, step_number) -> float:
     with MatmulFlops() as counter:
-        step(model, criterion, collated[0], torch.float32, step_number)
-    flops = counter.flops
+        step(model, criterion, batch, torch.float32, step_number)
+    return counter.flops
+
+
+def measure(config: dict, experiment: str, steps: int) -> dict:
+    model, criterion, step_number, collated, tokens = setup(config, experiment, steps)
+    first_tokens = tokens[0]
+    flops = step_flops(model, criterion, collated[0], step_number)
     for batch in collated[1: 1 + WARMUP_STEPS]:  # until the allocator has the step's memory: steady state
         for dtype in PRECISIONS.values():
             step(model, criterion, batch, dtype, step_number)
@@ -112,10 +126,17 @@ def main() -> None:
     parser.add_argument("--config", nargs="+", default=["config/config.yaml"])
     parser.add_argument("--families", nargs="+", default=list(FAMILIES), choices=FAMILIES)
     parser.add_argument("--steps", type=int, default=6, help="measured steps per precision")
+    parser.add_argument("--flops-only", action="store_true", help="count one step's FLOPs, time nothing")
     args = parser.parse_args()
     torch.set_num_threads(1)
     keep_freed_memory()  # as training does
     config = load_config([Path(p) for p in args.config])
+    if args.flops_only:
+        for family in args.families:
+            model, criterion, step_number, collated, tokens = setup(config, family, 0)
+            print(f"{family} gflop_per_step={step_flops(model, criterion, collated[0], step_number) / 1e9:.1f} "
+                  f"target_tokens={tokens[0]:.0f}", flush=True)
+        return
     rates = {name: gemm_rate(dtype) for name, dtype in PRECISIONS.items()}
     print(f"GEMM [2048,512]@[512,512], one thread: float32 {rates['float32'] / 1e9:.0f} GFLOP/s, "
           f"bfloat16 {rates['bfloat16'] / 1e9:.0f} GFLOP/s; {args.steps} steps per precision, median")

@@ -17,7 +17,7 @@ def write(tmp_path, text):
     return str(path)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "converge.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "gpu.yaml", "paper.yaml"])
 def test_shipped_configs_are_valid(repo, name):
     files = [repo / BASE] + ([repo / "config" / name] if name != "config.yaml" else [])
     config = load_config(files)
@@ -85,7 +85,7 @@ def test_no_cpu_scale_experiment_override_leaks_into_other_scales(repo, name):
         assert experiment.get("train", {}).get("max_steps", steps) == steps
 
 
-@pytest.mark.parametrize("name", ["smoke.yaml", "paper.yaml"])
+@pytest.mark.parametrize("name", ["smoke.yaml", "gpu.yaml", "paper.yaml"])
 def test_no_cpu_scale_translation_override_leaks_into_other_scales(repo, name):
     """A translation experiment's CPU-scale `train` overrides (the deep-shallow AR's steps and LR, the
     warm-up's steps) are CPU-scale choices: smoke and paper scale must set each key again."""

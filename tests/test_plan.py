@@ -89,8 +89,9 @@ def test_plan_takes_each_runs_throughput_from_its_train_log(repo, tmp_path):
 
     config = load_config([repo / "config" / "config.yaml"])
     config["paths"]["results"] = str(tmp_path)
+    steps = config["translation"]["train"]["max_steps"]
     config["translation"]["experiments"] = {
-        "ar": {"model": "ar"}, "ar_long": {"model": "ar", "train": {"max_steps": 480}},
+        "ar": {"model": "ar"}, "ar_long": {"model": "ar", "train": {"max_steps": 2 * steps}},
         "dat": {"model": "glat_dat"}, "ctc": {"model": "ctc"}}
     write_log(tmp_path / "multi30k_en_de" / "ar" / "train_log.csv", [(10, 1.0, 1.0), (20, 2000.0, 11.0)])
     write_log(tmp_path / "multi30k_en_de" / "dat" / "train_log.csv", [(10, 1.0, 1.0), (20, 1000.0, 11.0)])
@@ -100,7 +101,7 @@ def test_plan_takes_each_runs_throughput_from_its_train_log(repo, tmp_path):
                         "synthetic": {"nar": 8000.0}}
     plan = cost_plan(config, measured)
     runs = runs_by_name(plan)
-    tokens = 240 * 2048
+    tokens = steps * config["translation"]["train"]["max_tokens"]
     assert runs["multi30k_en_de/ar"]["throughput_from"] == "measured"
     assert runs["multi30k_en_de/ar"]["device_hours"] == pytest.approx(tokens / 2000 / 3600)
     assert runs["multi30k_en_de/ar_long"]["throughput_from"] == "family"
@@ -123,5 +124,5 @@ def test_a_branch_costs_only_its_own_steps(repo):
     experiments = config["translation"]["experiments"]
     warmup = experiments["diffglat_warmup"]["train"]["max_steps"]
     assert experiments["diffglat_3"]["branch_from"] == "diffglat_warmup"
-    assert runs["multi30k_en_de/diffglat_3"]["steps"] == config["translation"]["train"]["max_steps"] - warmup
+    assert runs["multi30k_en_de/diffglat_3"]["steps"] == experiments["diffglat_3"]["train"]["max_steps"] - warmup
     assert runs["multi30k_en_de/diffglat_warmup"]["steps"] == warmup

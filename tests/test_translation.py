@@ -8,7 +8,7 @@ import torch
 
 from diffglat.config import ConfigError, load_config, validate
 from diffglat.metrics.mt import corpus_scores
-from diffglat.training import Trainer, TrainSettings, load_checkpoint, seed_everything
+from diffglat.training import Plateau, Trainer, TrainSettings, load_checkpoint, seed_everything
 from diffglat.training.checkpoint import average_checkpoints, save_atomic
 from diffglat.cli.synthetic import synthetic_loss
 
@@ -29,13 +29,14 @@ class ScriptedValidator:
         return self.scores.pop(0)
 
 
-def make_trainer(out_dir, max_steps, validator, keep_best):
+def make_trainer(out_dir, max_steps, validator, keep_best, plateau=None):
     dataset, _, d = tiny_dataset(64)
     seed_everything(5)
     model = tiny_model("nat", d)
     loss = synthetic_loss({"model": "nat"}, 2, 0.1, d.pad)
     return Trainer(model, loss, dataset, TrainSettings(max_steps=max_steps, **SETTINGS), out_dir, torch.device("cpu"),
-                   "f", show_progress=False, validator=validator, validate_every=2, keep_best=keep_best)
+                   "f", show_progress=False, validator=validator, validate_every=2, keep_best=keep_best,
+                   plateau=plateau)
 
 
 def test_the_best_checkpoints_by_validation_score_are_kept(tmp_path):
@@ -56,6 +57,31 @@ def test_validation_history_survives_a_resume(tmp_path):
     resumed.train()
     assert [v["step"] for v in resumed.validations] == [2, 4, 6, 8, 10]
     assert resumed.best_steps() == [4, 8]
+
+
+def test_plateau_rule_on_known_score_sequences():
+    rule = Plateau(patience=2, min_gain=0.5)
+    assert not rule.reached([1.0, 1.0])  # not enough history
+    assert not rule.reached([1.0, 3.0, 1.0])  # the last two hold a gain of 2 over the best before
+    assert rule.reached([1.0, 3.0, 3.4, 2.0])  # best before the last two 3.0; they reach 3.4 < 3.5
+    assert not rule.reached([1.0, 3.0, 3.5, 2.0])  # a gain of exactly min_gain counts as climbing
+    assert rule.reached([5.0, 1.0, 2.0])  # falling counts as flat
+
+
+def test_training_stops_at_the_plateau_and_a_rerun_stays_stopped(tmp_path):
+    scores = [1.0, 4.0, 4.1, 3.0, 9.0, 9.0]  # steps 2..12: climbing until step 4, flat over 6 and 8
+    trainer = make_trainer(tmp_path, 12, ScriptedValidator(scores), keep_best=2, plateau=Plateau(2, 0.5))
+    trainer.train()  # returns normally: a plateau is not a preemption
+    assert (trainer.step, trainer.plateau_step) == (8, 8)
+    assert [v["step"] for v in trainer.validations] == [2, 4, 6, 8]
+    assert trainer.best_steps() == [6, 4]
+    assert trainer.epochs_trained() > 0
+    rerun = make_trainer(tmp_path, 12, ScriptedValidator([]), keep_best=2, plateau=Plateau(2, 0.5))
+    rerun.train()  # resumes the stopped run: nothing more to train
+    assert (rerun.step, rerun.plateau_step) == (8, 8)
+    without = make_trainer(tmp_path / "all", 12, ScriptedValidator(scores), keep_best=2)
+    without.train()
+    assert (without.step, without.plateau_step) == (12, None)
 
 
 def test_checkpoint_average_is_the_elementwise_mean(tmp_path):

@@ -35,7 +35,7 @@ from ..metrics.mt import corpus_scores
 from ..models import MODELS, build_model, load_trained
 from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
-from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
+from ..training import Plateau, Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
 from ..training.precision import precision_name, resolve_precision
 from ..training.checkpoint import average_checkpoints
 from ..training.trainer import RESUMABLE_CHANGES
@@ -62,7 +62,8 @@ def experiment_spec(config: dict, experiment: str) -> dict:
         "loss": {**study["loss"], **exp.get("loss", {})},
         "decode": {MAIN_VARIANT: decode, **{name: {**decode, **overrides}
                                             for name, overrides in exp.get("decode_variants", {}).items()}},
-        "validate": {**study["validate"], "decode": {**decode, **study["validate"]["decode"]}},
+        "validate": {**study["validate"], **exp.get("validate", {}),
+                     "decode": {**decode, **study["validate"]["decode"]}},
         "branch_from": exp.get("branch_from"),
         "dag_filter": study["dag_filter"],
     }
@@ -186,7 +187,7 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     try:
         trainer = Trainer(model, criterion, dataset, settings, out, device, fingerprint, validator=validator,
                           validate_every=validation["every"], keep_best=validation["keep_best"], branch_from=parent,
-                          precision=precision)
+                          precision=precision, plateau=validation["plateau"] and Plateau(**validation["plateau"]))
         last_stats = trainer.train()
     finally:
         distributed.leave()
@@ -197,6 +198,9 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
         "kind": spec["model"], "model_config": spec["model_config"], "vocab_size": len(dictionary),
         "state_dict": average_checkpoints(best),
         "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
+                     "epochs": trainer.epochs_trained(),
+                     # where validation BLEU stopped climbing (None: it ran to max_steps)
+                     "plateau": validation["plateau"], "plateau_step": trainer.plateau_step,
                      "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
                      "device": device.type, "processes": processes, "precision": precision_name(precision),
                      "train_pairs": len(dataset),
@@ -207,7 +211,8 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
                      # A branch's steps and wall time include its parent's (the shared warm-up).
                      "branched_from": spec["branch_from"], "branched_seconds": trainer.branched_seconds},
     }, out / "model.pt")
-    print(f"trained {benchmark}/{experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s; averaged steps "
+    stop = f"plateau at step {trainer.plateau_step}" if trainer.plateau_step is not None else "max_steps"
+    print(f"trained {benchmark}/{experiment}: {trainer.step} steps ({stop}) in {trainer.elapsed:.0f}s; averaged steps "
           f"{[int(p.stem[4:]) for p in best]} (best valid BLEU {max(v['score'] for v in trainer.validations):.2f})")
 
 

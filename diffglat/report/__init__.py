@@ -23,7 +23,8 @@ from ..io import atomic_write_text
 from .data_stats import data_stats_appendix
 from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
 from .plan import plan_paths, plan_tex
-from .translation import before_after_tex, bleu_cells, bleu_table_tex, claims_tex, collect_translation
+from .translation import (before_after_tex, bleu_cells, bleu_table_tex, claims_tex, collect_translation,
+                          convergence_tex)
 from .tables import (Cell, latex_escape, memorisation_probe_tex, paper_vs_ours_tex, table1_cells, table2_cells,
                      table2_tex, write_tidy_csv)
 
@@ -92,10 +93,13 @@ def run_summary(config: dict, stats: dict | None, scores: dict[str, dict],
                                            f"loss {t['last_stats'].get('loss', float('nan')):.3f}"))
     for (benchmark, experiment), s in trained.items():
         t = s["training"]
+        epochs = f", {t['epochs']:.1f} epochs" if "epochs" in t else ""
+        stop = (f"stopped at the validation plateau" if t.get("plateau_step") is not None
+                else "no plateau before max_steps" if t.get("plateau") else "fixed steps")
         rows.append((f"{benchmark}/{experiment}",
-                     f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps on {t['device']} in "
-                     f"{t['wall_seconds'] / 60:.1f} min, {t['train_pairs']:,} training pairs, averaged steps "
-                     f"{', '.join(map(str, t['averaged_steps']))}"))
+                     f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps{epochs} ({stop}) on "
+                     f"{t['device']} in {t['wall_seconds'] / 60:.1f} min, {t['train_pairs']:,} training pairs, "
+                     f"averaged steps {', '.join(map(str, t['averaged_steps']))}"))
     return rows
 
 
@@ -300,7 +304,8 @@ def build_report(config: dict, pdf: bool = True) -> Path:
                                     figures_tex(paper["figures"]) + curves_tex(curves)
                                     + diffusion_tex(diffusion, len(curves) + 1),
                                     claims_tex(paper["claims"], translation, config)
-                                    + before_after_tex(packaged_yaml("previous_run.yaml").get(scale), translation)))
+                                    + before_after_tex(packaged_yaml("previous_run.yaml").get(scale), translation)
+                                    + (convergence_tex(translation, config) if translation else "")))
     pdf_path = out / "diffglat-report.pdf"
     if pdf:
         compile_pdf(tex, pdf_path)

@@ -132,7 +132,48 @@ def before_after_tex(previous: dict | None, results: dict) -> str:
         lines.append(f"{latex_escape(row['experiment'])} & {latex_escape(row['variant'])} & {before_pairs} & "
                      f"{now_pairs} & {row['bleu']:.2f} & {now} & {change} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S3}",
-              f"\\caption{{Before and after the DA-Transformer/DiffGLAT fidelity fixes (see the notes): "
-              f"{latex_escape(previous['source'])} against this run, {latex_escape(previous['benchmark'])}.}}",
+              f"\\caption{{{latex_escape(previous['caption'])}: {latex_escape(previous['source'])} against this "
+              f"run, {latex_escape(previous['benchmark'])}.}}",
               r"\label{tab:before-after}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def late_gain(validations: list[dict], window: int) -> float | None:
+    """Best validation BLEU of the last `window` validations minus the best before them (how much
+    the curve still climbed at its end); None with too few validations."""
+    scores = [v["score"] for v in validations]
+    if len(scores) <= window:
+        return None
+    return max(scores[-window:]) - max(scores[:-window])
+
+
+def convergence_tex(results: dict, config: dict) -> str:
+    """Per trained model: steps, epochs, wall time, why training stopped, best validation BLEU and
+    the gain of its last validations (Table S4)."""
+    plateau = config["translation"]["validate"]["plateau"]
+    window = plateau["patience"] if plateau else 3
+    lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{llrrrlrr}", r"\toprule",
+             r"Benchmark & Experiment & Steps & Epochs & Min & Stopped & Best valid BLEU (step) & "
+             f"Gain, last {window} \\\\", r"\midrule"]
+    for (benchmark, experiment, variant), s in sorted(results.items()):
+        if variant != MAIN_VARIANT:
+            continue
+        t = s["training"]
+        stop = ("plateau" if t.get("plateau_step") is not None else "max. steps" if t.get("plateau") else "fixed")
+        best = max(t["validations"], key=lambda v: (v["score"], v["step"]), default=None)
+        gain = late_gain(t["validations"], window)
+        own_minutes = (t["wall_seconds"] - t.get("branched_seconds", 0.0)) / 60
+        epochs = f"{t['epochs']:.1f}" if "epochs" in t else "--"
+        lines.append(f"{latex_escape(benchmark)} & {latex_escape(experiment)} & {t['steps']:,} & {epochs} & "
+                     f"{own_minutes:.1f} & {stop} & "
+                     + (f"{best['score']:.2f} ({best['step']:,})" if best else "--") + " & "
+                     + (f"{gain:+.2f}" if gain is not None else "--") + r" \\")
+    rule = (f"stops a run once its last {plateau['patience']} validations gain less than {plateau['min_gain']} "
+            "BLEU over the best before them" if plateau else "is off: every run trains its max. steps")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S4}",
+              f"\\caption{{How far each model trained. Min: its own wall time (a branch without its parent's "
+              f"shared warm-up). Steps and epochs of a branch include its parent's. The plateau rule "
+              f"(translation.validate.plateau) {latex_escape(rule)}; the last column is that gain at the run's "
+              f"end (near zero or negative: flat).}}",
+              r"\label{tab:convergence}", r"\end{table}"]
     return "\n".join(lines) + "\n"

@@ -2,7 +2,7 @@
 
 from . import distributed
 from .checkpoint import load_checkpoint, save_atomic
-from .trainer import Preempted, Trainer, TrainSettings, select_device, seed_everything
+from .trainer import Plateau, Preempted, Trainer, TrainSettings, select_device, seed_everything
 
-__all__ = ["Trainer", "TrainSettings", "Preempted", "distributed", "select_device", "seed_everything", "save_atomic",
+__all__ = ["Trainer", "TrainSettings", "Plateau", "Preempted", "distributed", "select_device", "seed_everything", "save_atomic",
            "load_checkpoint"]

@@ -39,6 +39,15 @@ def fewest(count: int, device: torch.device) -> int:
     return int(value)
 
 
+def any_process(flag: bool, device: torch.device) -> bool:
+    """True if `flag` is true in some process (in one process: the flag)."""
+    if not dist.is_initialized():
+        return flag
+    value = torch.tensor([int(flag)], dtype=torch.int64, device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value)
+
+
 def sum_step(parameters, stats: dict[str, float], stop: bool, device: torch.device) -> tuple[dict[str, float], bool]:
     """Sum gradients and stats over all processes, in place and in one all-reduce; True if any must stop.
 

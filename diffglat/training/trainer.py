@@ -11,7 +11,8 @@ finish its step, write `last.pt` and raise Preempted; rerunning the same command
 Validation (optional): every `validate_every` steps a `validator(model) -> score` (e.g. BLEU
 on the validation set) runs on rank 0; the model weights of the `keep_best` best-scoring steps
 are kept as `checkpoints/best/step<N>.pt` for checkpoint averaging, and every score is written
-to `valid_log.csv`.
+to `valid_log.csv`. With a `plateau` (Plateau below), training stops early once validation
+BLEU has stopped climbing; `plateau_step` records where (None: it ran to max_steps).
 
 Data parallelism (see distributed.py): every process trains on its own shard of each epoch's
 batches; an update sums `update_freq` micro-batches over all processes together, so the batch
@@ -67,6 +68,19 @@ class TrainSettings:
     seed: int
     # Micro-batches (of max_tokens each) per optimizer update, over all processes together.
     update_freq: int = 1
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """When validation BLEU has stopped climbing: the last `patience` validations beat none of the
+    earlier ones by `min_gain` or more (translation.validate.plateau)."""
+    patience: int
+    min_gain: float
+
+    def reached(self, scores: list[float]) -> bool:
+        if len(scores) <= self.patience:
+            return False
+        return max(scores[-self.patience:]) < max(scores[: -self.patience]) + self.min_gain
 
 
 class Preempted(Exception):
@@ -136,7 +150,8 @@ class Trainer:
     def __init__(self, model, loss_fn, dataset, settings: TrainSettings, out_dir: str | Path,
                  device: torch.device, fingerprint: str, show_progress: bool = True,
                  validator: Callable | None = None, validate_every: int = 0, keep_best: int = 1,
-                 branch_from: str | Path | None = None, precision: torch.dtype = torch.float32):
+                 branch_from: str | Path | None = None, precision: torch.dtype = torch.float32,
+                 plateau: Plateau | None = None):
         self.model, self.loss_fn, self.dataset, self.settings = model.to(device), loss_fn, dataset, settings
         self.device, self.fingerprint, self.precision = device, fingerprint, precision
         self.out_dir = Path(out_dir)
@@ -151,6 +166,8 @@ class Trainer:
         self.last_stats: dict = {}
         self.validator, self.validate_every, self.keep_best = validator, validate_every, keep_best
         self.validations: list[dict] = []  # {"step", "score", "seconds"} of every validation so far
+        self.plateau = plateau
+        self.plateau_step: int | None = None  # the step at which validation BLEU stopped climbing
         self.branch_from = branch_from
         self.branched_seconds = 0.0  # of `elapsed`, the time spent in the run this one branched off
         self.rank, self.world_size = (dist.get_rank(), dist.get_world_size()) if dist.is_initialized() else (0, 1)
@@ -172,6 +189,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "elapsed": self.elapsed, "fingerprint": self.fingerprint, "last_stats": self.last_stats,
             "validations": self.validations, "branched_seconds": self.branched_seconds,
+            "plateau_step": self.plateau_step,
         }
 
     def save(self) -> None:
@@ -186,6 +204,7 @@ class Trainer:
             if state.get("fingerprint") == self.fingerprint:
                 self.restore(state)
                 self.validations = state.get("validations", [])
+                self.plateau_step = state.get("plateau_step")
                 if self.rank == 0:
                     self._truncate_log(self.log_path, LOG_COLUMNS)
                     self._truncate_log(self.stats_path, STATS_COLUMNS)
@@ -281,6 +300,12 @@ class Trainer:
                              f"of train.max_tokens ({self.settings.max_tokens}) tokens")
         return batches[:usable]
 
+    def epochs_trained(self) -> float:
+        """Passes over the training data so far: whole epochs plus the share of the current one."""
+        batches = token_batches(self.dataset.lengths, self.settings.max_tokens, self.settings.seed, self.epoch,
+                                rank=self.rank, world_size=self.world_size)
+        return self.epoch + self.batch_in_epoch / len(batches)
+
     def train_step(self, micro_batches: list[np.ndarray]) -> dict:
         """One update from this process's micro-batches (arrays of example indices).
 
@@ -315,7 +340,7 @@ class Trainer:
         self.signalled = True
 
     def train(self) -> dict:
-        """Run until max_steps; returns the stats of the last step. Raises Preempted after a
+        """Run until max_steps or the validation plateau; returns the stats of the last step. Raises Preempted after a
         SIGTERM or SIGUSR1, once the checkpoint of the last finished step is written."""
         previous_handlers = {sig: signal.signal(sig, self.request_stop) for sig in STOP_SIGNALS}
         try:
@@ -345,7 +370,7 @@ class Trainer:
                         mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=str(self.out_dir.name), file=sys.stderr)
         window_tokens, window_start, last_tick = 0.0, time.perf_counter(), time.perf_counter()
         try:
-            while self.step < self.settings.max_steps and not self.stopping:
+            while self.step < self.settings.max_steps and not self.stopping and self.plateau_step is None:
                 batches = self.epoch_batches()
                 while self.batch_in_epoch < len(batches) and self.step < self.settings.max_steps:
                     self.last_stats = self.train_step(batches[self.batch_in_epoch: self.batch_in_epoch + self.micro_batches])
@@ -372,7 +397,11 @@ class Trainer:
                     if self.validator is not None and (self.step % self.validate_every == 0
                                                        or self.step == self.settings.max_steps):
                         self.validate()
-                    if self.stopping:
+                        if self.plateau is not None and distributed.any_process(
+                                self.rank == 0 and self.plateau.reached([v["score"] for v in self.validations]),
+                                self.device):
+                            self.plateau_step = self.step
+                    if self.stopping or self.plateau_step is not None:
                         break
                     if self.step % self.settings.checkpoint_every == 0:
                         self.save()
@@ -384,7 +413,7 @@ class Trainer:
             if writer:
                 log_file.close()
                 stats_file.close()
-        if self.step < self.settings.max_steps:
+        if self.step < self.settings.max_steps and self.plateau_step is None:
             raise Preempted(f"stopped by a signal at step {self.step}; checkpoint {self.checkpoint_path} written, "
                             f"rerun to resume")
         return self.last_stats
