@@ -17,6 +17,29 @@ config/gpu.yaml's).
 
 Prints a line per family:
     <family> float32_tok_s=... bfloat16_tok_s=... speedup=... floor_ratio=<float32>/<bf16>
+
+What each change to the training step bought, measured with this script (2-core AMD EPYC VM with
+avx512_bf16 but no AMX: its GEMM rate is about 90 GFLOP/s in float32 and 210 in bf16, so bf16 can
+gain at most about 2.3x here; the machine is shared, figures move by about 10%), AR and DAT target
+tokens per second, float32 / bf16, each line one run of `--families ar dat --steps 4` on an
+otherwise idle machine:
+- before (commit 542cb08): AR 2405 / 2223, DAT 794 / 905. In bf16, SDPA's CPU backward took 41%
+  of an AR step, the vocabulary log-softmax and its backward 15%.
+- attention as two matmuls and a float32 softmax on the CPU (models/transformer.py `attend`), and
+  the smoothed cross-entropy and its NLL from one log-softmax with a one-pass backward
+  (losses/cross_entropy.py): AR 2584 / 4892, DAT 909 / 1485.
+- glibc keeps freed memory (training/trainer.py `keep_freed_memory`: a fresh 100 MB log-softmax
+  paid page faults on every step) and bf16 argmax as max (models/output.py `best_tokens`):
+  AR 3045 / 5104, DAT 1174 / 1895.
+- dropout masks from torch.rand instead of bernoulli_ (models/transformer.py `Dropout`):
+  AR 3322 / 5233, DAT 1252 / 2069.
+Every family after these changes (commit 04c23f2, one run of all families with 6 steps, two
+training jobs running beside it for part of the time, hence the lower AR figure): ar 2777 / 4920 (1.77x), ctc 1367 /
+2167 (1.59x), glat 2353 / 3537 (1.50x), glat_ctc 1189 / 1895 (1.59x), dat 1262 / 1934 (1.53x),
+diffglat_1 876 / 1321 (1.51x), diffglat_3 553 / 731 (1.32x); floor ratios 0.4-0.6 in float32 and
+0.25-0.45 in bf16. bf16 against the float32 the project trained in before: AR 2.0x, DAT 2.4x. Left
+as they are: the float32 [tokens, vocabulary] passes of the losses (chunking them measured no
+faster here), autocast's casts of activations (about 8% of a bf16 step).
 """
 
 from __future__ import annotations

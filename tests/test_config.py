@@ -108,3 +108,18 @@ def test_paper_scale_diffglat_reads_the_paper_literally(repo):
         args = spec.get("model_args", {})
         assert args.get("warmup_transitions", "all") == "all", name
         assert args.get("empty_agreement", "largest") == "largest", name
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "gpu.yaml", "paper.yaml"])
+def test_no_plateau_can_cut_a_shared_warm_up_short(repo, name):
+    """A run others branch from must reach its max_steps: its branches start at that step (and the
+    cost plan counts their steps from it)."""
+    files = [repo / BASE] + ([repo / "config" / name] if name != "config.yaml" else [])
+    study = load_config(files)["translation"]
+    for experiment in {spec["branch_from"] for spec in study["experiments"].values() if spec.get("branch_from")}:
+        spec = study["experiments"][experiment]
+        steps = {**study["train"], **spec.get("train", {})}["max_steps"]
+        validate = {**study["validate"], **spec.get("validate", {})}
+        plateau = validate["plateau"]
+        earliest = plateau and max(plateau.get("min_steps", 0), (plateau["patience"] + 1) * validate["every"])
+        assert not plateau or earliest >= steps, (name, experiment, earliest, steps)

@@ -79,6 +79,13 @@ def test_training_stops_at_the_plateau_and_a_rerun_stays_stopped(tmp_path):
     rerun = make_trainer(tmp_path, 12, ScriptedValidator([]), keep_best=2, plateau=Plateau(2, 0.5))
     rerun.train()  # resumes the stopped run: nothing more to train
     assert (rerun.step, rerun.plateau_step) == (8, 8)
+    looser = make_trainer(tmp_path, 12, ScriptedValidator([9.0, 9.5]), keep_best=2, plateau=Plateau(3, 0.5))
+    looser.train()  # a rule the history does not meet resumes the run (the rule is not in the fingerprint)
+    assert (looser.step, looser.plateau_step) == (12, None)
+    late = make_trainer(tmp_path / "late", 12, ScriptedValidator([1.0, 4.0, 4.1, 3.0, 4.2, 9.0]), keep_best=2,
+                        plateau=Plateau(2, 0.5, min_steps=10))
+    late.train()  # flat from step 8, but no stop before min_steps
+    assert (late.step, late.plateau_step) == (10, 10)
     without = make_trainer(tmp_path / "all", 12, ScriptedValidator(scores), keep_best=2)
     without.train()
     assert (without.step, without.plateau_step) == (12, None)

@@ -178,7 +178,10 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
 
     shaping = {k: v for k, v in spec["train"].items() if k not in RESUMABLE_CHANGES}
     precision = resolve_precision(config["compute"]["precision"], device)
-    fingerprint = section_hash({"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping},
+    # validate.plateau may change between a checkpoint and its resumption, as max_steps may
+    validating = {k: v for k, v in spec["validate"].items() if k != "plateau"}
+    fingerprint = section_hash({"data": config["benchmarks"][benchmark],
+                                "spec": {**spec, "train": shaping, "validate": validating},
                                 "processes": processes, "precision": precision_name(precision),
                                 "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])})
     out = result_dir(config, benchmark, experiment)
@@ -187,7 +190,7 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     try:
         trainer = Trainer(model, criterion, dataset, settings, out, device, fingerprint, validator=validator,
                           validate_every=validation["every"], keep_best=validation["keep_best"], branch_from=parent,
-                          precision=precision, plateau=validation["plateau"] and Plateau(**validation["plateau"]))
+                          precision=precision, plateau=Plateau(**validation["plateau"]) if validation["plateau"] else None)
         last_stats = trainer.train()
     finally:
         distributed.leave()

@@ -29,9 +29,9 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         log_probs = torch.log_softmax(logits, dim=-1)
         keep = target.ne(pad)
         safe_target = target.masked_fill(~keep, 0)[:, None]
-        count = keep.sum()
-        nll = -(log_probs.gather(-1, safe_target).squeeze(-1) * keep).sum() / count
-        uniform = -(log_probs.mean(-1) * keep).sum() / count
+        count = keep.sum()  # 0 (every row padding): a NaN loss, as F.cross_entropy's
+        nll = -log_probs.gather(-1, safe_target).squeeze(-1).masked_fill(~keep, 0).sum() / count
+        uniform = -log_probs.mean(-1).masked_fill(~keep, 0).sum() / count
         ctx.eps, ctx.count = eps, count
         ctx.save_for_backward(log_probs, safe_target, keep)
         ctx.mark_non_differentiable(nll)
@@ -46,7 +46,7 @@ class SmoothedCrossEntropy(torch.autograd.Function):
         eps, vocab = ctx.eps, log_probs.shape[-1]
         grad = log_probs.exp_().sub_(eps / vocab)
         grad.scatter_add_(-1, safe_target, torch.full_like(safe_target, eps - 1, dtype=grad.dtype))
-        grad.mul_((grad_loss / ctx.count) * keep[:, None])
+        grad.mul_((grad_loss / ctx.count.clamp(min=1)) * keep[:, None])  # no rows: zero gradient, as F's
         return grad, None, None, None
 
 class LayerwiseCrossEntropy:

@@ -71,6 +71,8 @@ class Dropout(nn.Module):
     def forward(self, x):
         if not self.training or self.p == 0:
             return x
+        if x.device.type != "cpu":  # measured on the CPU only: elsewhere torch's fused kernel
+            return F.dropout(x, self.p, True)
         keep = torch.rand(x.shape, device=x.device) >= self.p
         return x * (keep.to(x.dtype) * (1 / (1 - self.p)))
 

@@ -94,7 +94,7 @@ def run_summary(config: dict, stats: dict | None, scores: dict[str, dict],
     for (benchmark, experiment), s in trained.items():
         t = s["training"]
         epochs = f", {t['epochs']:.1f} epochs" if "epochs" in t else ""
-        stop = (f"stopped at the validation plateau" if t.get("plateau_step") is not None
+        stop = ("stopped at the validation plateau" if t.get("plateau_step") is not None
                 else "no plateau before max_steps" if t.get("plateau") else "fixed steps")
         rows.append((f"{benchmark}/{experiment}",
                      f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps{epochs} ({stop}) on "

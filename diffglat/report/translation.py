@@ -161,7 +161,7 @@ def convergence_tex(results: dict, config: dict) -> str:
         t = s["training"]
         stop = ("plateau" if t.get("plateau_step") is not None else "max. steps" if t.get("plateau") else "fixed")
         best = max(t["validations"], key=lambda v: (v["score"], v["step"]), default=None)
-        gain = late_gain(t["validations"], window)
+        gain = late_gain(t["validations"], t["plateau"]["patience"] if t.get("plateau") else window)
         own_minutes = (t["wall_seconds"] - t.get("branched_seconds", 0.0)) / 60
         epochs = f"{t['epochs']:.1f}" if "epochs" in t else "--"
         lines.append(f"{latex_escape(benchmark)} & {latex_escape(experiment)} & {t['steps']:,} & {epochs} & "

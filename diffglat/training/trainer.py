@@ -76,9 +76,10 @@ class Plateau:
     earlier ones by `min_gain` or more (translation.validate.plateau)."""
     patience: int
     min_gain: float
+    min_steps: int = 0  # no stop before this step (e.g. the end of a warm-up or a glancing anneal)
 
-    def reached(self, scores: list[float]) -> bool:
-        if len(scores) <= self.patience:
+    def reached(self, scores: list[float], step: int | None = None) -> bool:
+        if len(scores) <= self.patience or (step is not None and step < self.min_steps):
             return False
         return max(scores[-self.patience:]) < max(scores[: -self.patience]) + self.min_gain
 
@@ -124,8 +125,9 @@ def keep_freed_memory() -> None:
     except OSError:
         return
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+    libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     libc.mallopt(M_MMAP_THRESHOLD, 1 << 30)  # allocations below 1 GiB come from the heap
-    libc.mallopt(M_TRIM_THRESHOLD, 1 << 31)  # and the heap is not trimmed below 2 GiB free
+    libc.mallopt(M_TRIM_THRESHOLD, (1 << 31) - 1)  # and the heap is not trimmed below 2 GiB free
 
 
 def seed_everything(seed: int) -> None:
@@ -204,7 +206,11 @@ class Trainer:
             if state.get("fingerprint") == self.fingerprint:
                 self.restore(state)
                 self.validations = state.get("validations", [])
-                self.plateau_step = state.get("plateau_step")
+                # stopped at a plateau stays stopped only if the current rule agrees (it is not
+                # part of the fingerprint: changing it resumes the run)
+                scores = [v["score"] for v in self.validations]
+                stopped = state.get("plateau_step") is not None and self.plateau is not None
+                self.plateau_step = state["plateau_step"] if stopped and self.plateau.reached(scores, self.step) else None
                 if self.rank == 0:
                     self._truncate_log(self.log_path, LOG_COLUMNS)
                     self._truncate_log(self.stats_path, STATS_COLUMNS)
@@ -398,7 +404,7 @@ class Trainer:
                                                        or self.step == self.settings.max_steps):
                         self.validate()
                         if self.plateau is not None and distributed.any_process(
-                                self.rank == 0 and self.plateau.reached([v["score"] for v in self.validations]),
+                                self.rank == 0 and self.plateau.reached([v["score"] for v in self.validations], self.step),
                                 self.device):
                             self.plateau_step = self.step
                     if self.stopping or self.plateau_step is not None:
