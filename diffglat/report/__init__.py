@@ -24,7 +24,7 @@ from .data_stats import data_stats_appendix
 from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
 from .plan import plan_paths, plan_tex
 from .translation import (before_after_tex, bleu_cells, bleu_table_tex, claims_tex, collect_translation,
-                          convergence_tex)
+                          convergence_tex, stop_reason)
 from .tables import (Cell, latex_escape, memorisation_probe_tex, paper_vs_ours_tex, table1_cells, table2_cells,
                      table2_tex, write_tidy_csv)
 
@@ -94,8 +94,8 @@ def run_summary(config: dict, stats: dict | None, scores: dict[str, dict],
     for (benchmark, experiment), s in trained.items():
         t = s["training"]
         epochs = f", {t['epochs']:.1f} epochs" if "epochs" in t else ""
-        stop = ("stopped at the validation plateau" if t.get("plateau_step") is not None
-                else "no plateau before max_steps" if t.get("plateau") else "fixed steps")
+        stop = {"plateau": "stopped at the validation plateau", "max_steps": "no plateau before max_steps",
+                "fixed": "fixed steps"}[stop_reason(t)]
         rows.append((f"{benchmark}/{experiment}",
                      f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps{epochs} ({stop}) on "
                      f"{t['device']} in {t['wall_seconds'] / 60:.1f} min, {t['train_pairs']:,} training pairs, "

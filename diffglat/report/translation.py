@@ -147,6 +147,13 @@ def late_gain(validations: list[dict], window: int) -> float | None:
     return max(scores[-window:]) - max(scores[:-window])
 
 
+def stop_reason(training: dict) -> str:
+    """Why a run's training ended: 'plateau', 'max_steps' (a plateau rule that never fired) or 'fixed'."""
+    if training.get("plateau_step") is not None:
+        return "plateau"
+    return "max_steps" if training.get("plateau") else "fixed"
+
+
 def convergence_tex(results: dict, config: dict) -> str:
     """Per trained model: steps, epochs, wall time, why training stopped, best validation BLEU and
     the gain of its last validations (Table S4)."""
@@ -159,7 +166,7 @@ def convergence_tex(results: dict, config: dict) -> str:
         if variant != MAIN_VARIANT:
             continue
         t = s["training"]
-        stop = ("plateau" if t.get("plateau_step") is not None else "max. steps" if t.get("plateau") else "fixed")
+        stop = {"plateau": "plateau", "max_steps": "max. steps", "fixed": "fixed"}[stop_reason(t)]
         best = max(t["validations"], key=lambda v: (v["score"], v["step"]), default=None)
         gain = late_gain(t["validations"], t["plateau"]["patience"] if t.get("plateau") else window)
         own_minutes = (t["wall_seconds"] - t.get("branched_seconds", 0.0)) / 60

@@ -307,10 +307,9 @@ class Trainer:
         return batches[:usable]
 
     def epochs_trained(self) -> float:
-        """Passes over the training data so far: whole epochs plus the share of the current one."""
-        batches = token_batches(self.dataset.lengths, self.settings.max_tokens, self.settings.seed, self.epoch,
-                                rank=self.rank, world_size=self.world_size)
-        return self.epoch + self.batch_in_epoch / len(batches)
+        """Passes over the training data so far: whole epochs plus the share of the current one (call it
+        after training: with several processes, epoch_batches is a collective)."""
+        return self.epoch + self.batch_in_epoch / len(self.epoch_batches())
 
     def train_step(self, micro_batches: list[np.ndarray]) -> dict:
         """One update from this process's micro-batches (arrays of example indices).
