@@ -9,8 +9,8 @@ import torch
 
 from diffglat.decoding import dag as decode
 from diffglat.losses import dag as dag_module
-from diffglat.losses.dag import (dag_best_alignment, dag_log_likelihood, dag_log_likelihood_reference,
-                                 dag_loss, target_log_probs)
+from diffglat.alignment import dag_best_alignment, target_log_probs
+from diffglat.losses.dag import dag_log_likelihood, dag_log_likelihood_reference, dag_loss
 
 from dag_cases import NEG_INF, masked_links, masked_match, peaked_dag
 

@@ -9,7 +9,7 @@ import torch
 
 from diffglat.decoding import GENERATORS
 from diffglat.losses import build_criterion
-from diffglat.losses.dag import dag_best_alignment, dag_match
+from diffglat.alignment import dag_best_alignment, dag_match
 
 from helpers import fit, tiny_dataset, tiny_model
 from test_diffglat_diffusion import brute_force_chain

@@ -5,7 +5,8 @@ import itertools
 import pytest
 import torch
 
-from diffglat.losses.ctc import ctc_best_alignment, ctc_loss
+from diffglat.alignment import ctc_best_alignment
+from diffglat.losses.ctc import ctc_loss
 from diffglat.models.glancing import glance_count, glancing_mask, linear_ratio
 
 

@@ -6,9 +6,8 @@ import pytest
 import torch
 
 from diffglat.losses import CRITERIA
-from diffglat.losses.ctc import ctc_best_alignment
-from diffglat.losses.dag import (dag_best_alignment, dag_log_likelihood, dag_log_likelihood_reference, dag_loss,
-                                 force_alignment)
+from diffglat.alignment import ctc_best_alignment, dag_best_alignment, force_alignment
+from diffglat.losses.dag import dag_log_likelihood, dag_log_likelihood_reference, dag_loss
 from diffglat.models.glat_dat import glance_on_best_path
 
 from helpers import tiny_dataset, tiny_model

@@ -54,8 +54,8 @@ from __future__ import annotations
 import torch
 
 from ..data.dictionary import Dictionary
-from ..losses.ctc import ctc_best_alignment
-from ..losses.dag import dag_best_alignment, dag_match, dag_target
+from ..alignment import ctc_best_alignment
+from ..alignment import dag_best_alignment, dag_match, dag_target
 from .ctc import CTCNAT
 from .dat import DATransformer
 from .diffusion import GAMMAS, PROCESSES, MdpRule, d3pm_target, differ_fraction, modality_diffusion, read_positions

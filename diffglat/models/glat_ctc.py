@@ -2,7 +2,7 @@
 
 A CTC-NAT (`upsample` x source length frames, 2x by default) trained with two-pass glancing. The
 frames have no fixed target token, so the glancing target is the best CTC alignment of the target
-under pass 1 (losses.ctc.ctc_best_alignment): one label per frame, blanks included. The distance d
+under pass 1 (alignment.ctc_best_alignment): one label per frame, blanks included. The distance d
 counts the frames whose pass-1 argmax differs from their aligned label, and S = floor(ratio x d)
 frames drawn uniformly among the aligned frames read their label's embedding (a blank frame reads
 the blank's). Public CTC-GLAT code that aligns (Imputer's best_alignment, e.g. in the CTCS2UT
@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from ..data.dictionary import Dictionary
-from ..losses.ctc import ctc_best_alignment
+from ..alignment import ctc_best_alignment
 from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
 from .nat import UpsampledNAT
 from .output import DecoderOutput, best_tokens

@@ -1,10 +1,10 @@
 """DA-Transformer with glancing (Huang et al. 2022): glance on the best path, force-align the glanced.
 
 Two passes as in GLAT (models/glancing.py). The target BOS y EOS has no fixed vertex, so pass 1's
-Viterbi path (losses.dag.dag_best_alignment) assigns one vertex to every target position. The
+Viterbi path (alignment.dag_best_alignment) assigns one vertex to every target position. The
 distance d counts the positions whose vertex's argmax token differs from the target token;
 S = floor(ratio x d) positions drawn uniformly get the target token's embedding as input at their
-vertex. The loss then pins each glanced position to its vertex (losses.dag.force_alignment), as
+vertex. The loss then pins each glanced position to its vertex (alignment.force_alignment), as
 the reference's `glat` in nat_dag_loss does with `force_emit`; the reference rounds ratio x d to the
 nearest integer, we floor as in GLAT. The ratio anneals linearly, 0.5 -> 0.1 in the DAT recipe.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..data.dictionary import Dictionary
-from ..losses.dag import dag_best_alignment, dag_match, dag_target
+from ..alignment import dag_best_alignment, dag_match, dag_target
 from .dat import DATransformer
 from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
 from .output import DecoderOutput, best_tokens
