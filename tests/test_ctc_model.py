@@ -30,5 +30,5 @@ def test_tiny_ctc_nat_overfits_and_decodes_its_targets():
     assert fit(model, criterion, batch, 200)[-1]["loss"] < 0.1
     model.eval()
     output = model.forward_batch(batch, (2,))
-    tokens = ctc_greedy(output.logits, output.target_pad, d.blank, d.pad)
+    tokens = ctc_greedy(output.logits, output.decoder_pad, d.blank, d.pad)
     assert torch.equal(tokens[:, :4], batch["tgt"]) and (tokens[:, 4:] == d.pad).all()

@@ -21,8 +21,8 @@ def test_links_are_distributions_over_later_unpadded_vertices():
     lengths = model.decoder_lengths(src)
     assert lengths.tolist() == [21, 12, 21]
     output = model(src, lengths, output_layers=(1, 2))
-    assert set(output.layer_links) == {1, 2}
-    links = output.layer_links[2]
+    assert set(output.links_at) == {1, 2}
+    links = output.links_at[2]
     assert links.shape == (3, 21, 21) and links.dtype == torch.float32
     i, j = torch.meshgrid(torch.arange(21), torch.arange(21), indexing="ij")
     assert torch.isinf(links[:, j <= i]).all()
@@ -40,7 +40,7 @@ def test_links_stay_float32_under_autocast():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         output = model(src, model.decoder_lengths(src))
     assert output.logits.dtype == torch.bfloat16
-    assert next(iter(output.layer_links.values())).dtype == torch.float32
+    assert next(iter(output.links_at.values())).dtype == torch.float32
 
 
 def test_dag_criterion_trains_a_tiny_dat_to_emit_its_targets():
@@ -59,6 +59,6 @@ def test_dag_criterion_trains_a_tiny_dat_to_emit_its_targets():
     assert history[-1]["loss"] < 0.2 * history[0]["loss"]
     model.eval()
     output = model.forward_batch(batch, (2,))
-    tokens = joint_viterbi(torch.log_softmax(output.logits, -1), output.layer_links[2], (~output.target_pad).sum(1), d.pad)
+    tokens = joint_viterbi(torch.log_softmax(output.logits, -1), output.links_at[2], (~output.decoder_pad).sum(1), d.pad)
     expected = torch.cat([torch.full((8, 1), d.bos), batch["tgt_eos"]], 1)
     assert torch.equal(tokens[:, : expected.shape[1]], expected)

@@ -1,6 +1,7 @@
 """DiffGLAT models: transitions, iterations, residual glancing, equivalence with the base model at one
 iteration, and tiny models of each family that overfit a few synthetic pairs."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -80,9 +81,9 @@ def test_iterations_run_that_many_decoder_passes_and_share_parameters():
 def test_glance_ratio_falls_linearly_and_restarts_every_period():
     _, d = small_batch(2)
     model = diffglat_model("diffglat", d, glance_steps=100)
-    assert [model.glance_ratio(step) for step in (0, 50, 100, 1000)] == pytest.approx([0.5, 0.3, 0.1, 0.1])
-    model.alpha_period = 150  # sawtooth: 0.5 -> 0.1 over 100 steps, hold, restart at 150, 300, ...
-    assert [model.glance_ratio(step) for step in (100, 149, 150, 200, 300)] == pytest.approx([0.1, 0.1, 0.5, 0.3, 0.5])
+    assert [model.schedule.ratio(step) for step in (0, 50, 100, 1000)] == pytest.approx([0.5, 0.3, 0.1, 0.1])
+    model.schedule = dataclasses.replace(model.schedule, period=150)  # sawtooth: 0.5 -> 0.1 over 100 steps, hold, restart at 150, 300, ...
+    assert [model.schedule.ratio(step) for step in (100, 149, 150, 200, 300)] == pytest.approx([0.1, 0.1, 0.5, 0.3, 0.5])
 
 
 def test_training_runs_the_transitions_up_to_the_trained_one_and_the_next():
@@ -216,8 +217,8 @@ def test_dat_glanced_vertices_lie_on_the_best_path_and_are_force_aligned():
     target = model.diffusion_target(batch)  # warm-up: ỹ = y0 = BOS y EOS
     for s in (1, 3):
         first = pass_one(model, batch, s)[s - 1]
-        match = dag_match(first.logits, target, d.pad, first.target_pad)
-        path = dag_best_alignment(match, first.links, target.ne(d.pad).sum(1), (~first.target_pad).sum(1))
+        match = dag_match(first.logits, target, d.pad, first.decoder_pad)
+        path = dag_best_alignment(match, first.links, target.ne(d.pad).sum(1), (~first.decoder_pad).sum(1))
         predicted = first.logits.argmax(-1).gather(1, path)
         S = torch.floor(0.5 * (predicted != target).sum(-1)).long()
         output = model.train_transition(batch, s, step=0)
@@ -291,16 +292,16 @@ def test_warm_up_trains_every_unrolled_transition_on_the_target():
     model = diffglat_model("diffglat", d, iterations=2, diffusion_warmup=10)  # T = 4
     criterion = build_criterion("diffglat", model, {"label_smoothing": 0.0})
     output = model.forward_batch(batch, criterion.layers, step=0)
-    assert sorted(output.layer_logits) == [1, 2, 3, 4]
+    assert sorted(output.logits_at) == [1, 2, 3, 4]
     assert torch.equal(output.target, model.diffusion_target(batch))
-    for logits in output.layer_logits.values():
+    for logits in output.logits_at.values():
         logits.retain_grad()
     loss, _ = criterion(output, batch)
     loss.backward()
-    for k, logits in output.layer_logits.items():
+    for k, logits in output.logits_at.items():
         assert logits.grad.abs().sum() > 0, f"transition {k} got no gradient"
     after = model.forward_batch(batch, criterion.layers, step=10)  # the diffusion phase: one transition
-    assert len(after.layer_logits) == 1
+    assert len(after.logits_at) == 1
 
 
 def test_progressive_warm_up_unrolls_one_more_pass_at_a_time():
@@ -312,13 +313,13 @@ def test_progressive_warm_up_unrolls_one_more_pass_at_a_time():
     criterion = build_criterion("diffglat", model, {"label_smoothing": 0.0})
     for step, depth in [(0, 2), (2, 2), (3, 4), (5, 4), (6, 6), (8, 6)]:
         output = model.forward_batch(batch, criterion.layers, step=step)
-        assert sorted(output.layer_logits) == list(range(1, depth + 1)), step
+        assert sorted(output.logits_at) == list(range(1, depth + 1)), step
         assert torch.equal(output.target, model.diffusion_target(batch))
-    for logits in output.layer_logits.values():
+    for logits in output.logits_at.values():
         logits.retain_grad()
     criterion(output, batch)[0].backward()
-    assert all(logits.grad.abs().sum() > 0 for logits in output.layer_logits.values())
-    assert len(model.forward_batch(batch, criterion.layers, step=9).layer_logits) == 1
+    assert all(logits.grad.abs().sum() > 0 for logits in output.logits_at.values())
+    assert len(model.forward_batch(batch, criterion.layers, step=9).logits_at) == 1
     long = diffglat_model("diffglat", d, iterations=3, diffusion_warmup=160, warmup_transitions="progressive")
     assert [long.warmup_depth(step) for step in (0, 53, 54, 106, 107, 159)] == [2, 2, 4, 4, 6, 6]  # ceil(160 p / 3)
 
@@ -328,7 +329,7 @@ def test_sampled_warm_up_trains_one_transition_on_the_target():
     batch, d = small_batch(4)
     model = diffglat_model("diffglat", d, iterations=2, diffusion_warmup=10, warmup_transitions="sampled")
     output = model.forward_batch(batch, (), step=0)
-    assert len(output.layer_logits) == 1 and torch.equal(output.target, model.diffusion_target(batch))
+    assert len(output.logits_at) == 1 and torch.equal(output.target, model.diffusion_target(batch))
 
 
 def test_mdp_reads_each_transition_on_its_own_best_path():

@@ -88,8 +88,8 @@ def test_glat_dat_glances_floor_ratio_distance_positions_on_the_best_path(ratio)
     lengths = model.decoder_lengths(batch["src"])
     first = model(batch["src"], lengths)
     target = torch.cat([torch.full((6, 1), d.bos), batch["tgt_eos"]], 1)  # BOS y EOS
-    match = plain_match(first.logits, target, d.pad, first.target_pad)
-    path = dag_best_alignment(match, first.layer_links[2], target.ne(d.pad).sum(1), lengths)
+    match = plain_match(first.logits, target, d.pad, first.decoder_pad)
+    path = dag_best_alignment(match, first.links_at[2], target.ne(d.pad).sum(1), lengths)
     argmax = first.logits.argmax(-1)
     distance = [sum(int(argmax[b, v] != target[b, k]) for k, v in enumerate(path[b].tolist()) if v >= 0) for b in range(6)]
     assert min(distance) > 0
@@ -108,8 +108,8 @@ def test_glat_dat_glances_floor_ratio_distance_positions_on_the_best_path(ratio)
         assert path[b, forced[b, v]] == v and calls[1]["glance_tokens"][b, v] == target[b, forced[b, v]]
 
     criterion = CRITERIA["glat_dat"](model, {"label_smoothing": 0.0})
-    pinned = force_alignment(plain_match(output.logits, target, d.pad, output.target_pad), forced)
-    expected, _ = dag_loss(pinned, output.layer_links[2], target.ne(d.pad).sum(1), lengths)
+    pinned = force_alignment(plain_match(output.logits, target, d.pad, output.decoder_pad), forced)
+    expected, _ = dag_loss(pinned, output.links_at[2], target.ne(d.pad).sum(1), lengths)
     assert torch.isclose(criterion(output, batch)[0], expected, atol=1e-5)
 
 

@@ -47,11 +47,11 @@ def test_nat_returns_requested_layers_through_shared_projection():
     model = tiny_model("nat", d).eval()
     batch = dataset.collate(np.arange(3))
     out = model(batch["src"], batch["tgt_lengths"], output_layers=(1, 2))
-    assert set(out.layer_logits) == {1, 2}
-    assert out.layer_logits[1].shape == (3, 6, len(d))
-    assert not torch.allclose(out.layer_logits[1], out.layer_logits[2])
+    assert set(out.logits_at) == {1, 2}
+    assert out.logits_at[1].shape == (3, 6, len(d))
+    assert not torch.allclose(out.logits_at[1], out.logits_at[2])
     tokens = nat_argmax(model, batch["src"], batch["tgt_lengths"], (1, 2))
-    assert torch.equal(tokens[2], out.layer_logits[2].argmax(-1))
+    assert torch.equal(tokens[2], out.logits_at[2].argmax(-1))
 
 
 def random_ar(seed, n):

@@ -41,7 +41,7 @@ def nat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
 @torch.no_grad()
 def ctc_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
     output = model(src, model.decoder_lengths(src))
-    return ctc_greedy(output.logits, output.target_pad, Dictionary.blank, Dictionary.pad)
+    return ctc_greedy(output.logits, output.decoder_pad, Dictionary.blank, Dictionary.pad)
 
 
 @torch.no_grad()
@@ -51,15 +51,15 @@ def dat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
 
 def dag_decode(output, settings: dict) -> torch.Tensor:
     """Tokens of a DAG output's last layer by decode.algorithm (and decode.beta)."""
-    layer = max(output.layer_logits)
-    token_logprobs = torch.log_softmax(output.layer_logits[layer].float(), dim=-1)
-    graph_lengths = (~output.target_pad).sum(1)
+    layer = max(output.logits_at)
+    token_logprobs = torch.log_softmax(output.logits_at[layer].float(), dim=-1)
+    graph_lengths = (~output.decoder_pad).sum(1)
     algorithm = settings["algorithm"]
     if algorithm not in DAG_DECODERS:
         raise ValueError(f"decode.algorithm {algorithm!r} is not one of {sorted(DAG_DECODERS)}")
     decode = DAG_DECODERS[algorithm]
     extra = {} if algorithm == "greedy" else {"beta": settings["beta"]}
-    return decode(token_logprobs, output.layer_links[layer], graph_lengths, Dictionary.pad, **extra)
+    return decode(token_logprobs, output.links_at[layer], graph_lengths, Dictionary.pad, **extra)
 
 
 def decode_iterations(model, settings: dict) -> int:
@@ -77,7 +77,7 @@ def diffglat_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
 @torch.no_grad()
 def diffglat_ctc_generate(model, src: torch.Tensor, settings: dict) -> torch.Tensor:
     output = model(src, model.decoder_lengths(src), decode_iterations(model, settings))
-    return ctc_greedy(output.logits, output.target_pad, Dictionary.blank, Dictionary.pad)
+    return ctc_greedy(output.logits, output.decoder_pad, Dictionary.blank, Dictionary.pad)
 
 
 @torch.no_grad()

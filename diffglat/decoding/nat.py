@@ -9,7 +9,7 @@ import torch
 def nat_argmax(model, src: torch.Tensor, tgt_lengths: torch.Tensor, layers: tuple[int, ...]) -> dict[int, torch.Tensor]:
     """Independent argmax at every position, for each requested decoder layer: layer -> [B, T]."""
     output = model(src, tgt_lengths, output_layers=layers)
-    return {layer: logits.argmax(-1).masked_fill(output.target_pad, model.pad) for layer, logits in output.layer_logits.items()}
+    return {layer: logits.argmax(-1).masked_fill(output.decoder_pad, model.pad) for layer, logits in output.logits_at.items()}
 
 
 @torch.no_grad()
@@ -25,7 +25,7 @@ def length_beam(model, src: torch.Tensor, beam: int) -> torch.Tensor:
     repeat = lambda x: x.repeat_interleave(beam, dim=0)
     output = model.decode(repeat(src), repeat(memory), repeat(memory_pad), lengths)
     scores, tokens = torch.log_softmax(output.logits.float(), dim=-1).max(-1)  # [B*k, T]
-    mean_score = scores.masked_fill(output.target_pad, 0.0).sum(-1) / lengths
+    mean_score = scores.masked_fill(output.decoder_pad, 0.0).sum(-1) / lengths
     rows = torch.arange(src.shape[0], device=src.device) * beam + mean_score.view(-1, beam).argmax(-1)  # [B]
     width = int(lengths[rows].max())
-    return tokens[rows, :width].masked_fill(output.target_pad[rows, :width], model.pad)
+    return tokens[rows, :width].masked_fill(output.decoder_pad[rows, :width], model.pad)

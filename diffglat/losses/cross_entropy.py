@@ -61,7 +61,7 @@ class LayerwiseCrossEntropy:
     def __call__(self, output: DecoderOutput, batch: dict) -> tuple[torch.Tensor, dict]:
         total, stats = 0.0, {}
         for layer, key in self.layer_targets.items():
-            logits = output.layer_logits[layer]
+            logits = output.logits_at[layer]
             target = batch[key]
             if output.glanced is not None:  # glanced positions saw their answer: they leave the loss
                 target = target.masked_fill(output.glanced, self.pad)

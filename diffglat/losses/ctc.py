@@ -33,6 +33,6 @@ class CTCCriterion:
         return (self.layer,)
 
     def __call__(self, output, batch: dict) -> tuple[torch.Tensor, dict]:
-        log_probs = torch.log_softmax(output.layer_logits[self.layer].float(), dim=-1)  # [B, S, V]
-        loss = ctc_loss(log_probs, (~output.target_pad).sum(1), batch["tgt"], batch["tgt_lengths"], self.blank)
+        log_probs = torch.log_softmax(output.logits_at[self.layer].float(), dim=-1)  # [B, S, V]
+        loss = ctc_loss(log_probs, (~output.decoder_pad).sum(1), batch["tgt"], batch["tgt_lengths"], self.blank)
         return loss, {"loss": float(loss.detach())}

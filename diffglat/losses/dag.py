@@ -398,10 +398,10 @@ class DagCriterion:
 
     def __call__(self, output, batch: dict) -> tuple[torch.Tensor, dict]:
         target = dag_target(batch["tgt_eos"], self.bos)  # [B, T]: BOS y EOS
-        logits, links = output.layer_logits[self.layer], output.layer_links[self.layer]  # [B, L, V], [B, L, L]
-        match = dag_match(logits, target, self.pad, output.target_pad)  # [B, T, L]
+        logits, links = output.logits_at[self.layer], output.links_at[self.layer]  # [B, L, V], [B, L, L]
+        match = dag_match(logits, target, self.pad, output.decoder_pad)  # [B, T, L]
         if output.forced_alignment is not None:
             match = force_alignment(match, output.forced_alignment)
-        loss, stats = dag_loss(match, links, target.ne(self.pad).sum(1), (~output.target_pad).sum(1))
+        loss, stats = dag_loss(match, links, target.ne(self.pad).sum(1), (~output.decoder_pad).sum(1))
         stats["loss"] = float(loss.detach())
         return loss, stats

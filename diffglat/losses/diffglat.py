@@ -27,7 +27,7 @@ class IntermediateTargetLoss:
 
     def __call__(self, output, batch: dict):
         batch = {**batch, **self.batch_targets(output.target)}
-        results = [self.criterion_for(key)(output, batch) for key in sorted(output.layer_logits)]
+        results = [self.criterion_for(key)(output, batch) for key in sorted(output.logits_at)]
         loss = sum(loss for loss, _ in results) / len(results)
         values: dict[str, list[float]] = {}
         for _, result_stats in results:  # a key per layer (nll_<k>) or shared (infeasible): average what exists

@@ -67,5 +67,5 @@ class DATransformer(UpsampledNAT):
 
     def outputs(self, states: list[torch.Tensor], pad: torch.Tensor, layers: tuple[int, ...]) -> DecoderOutput:
         output = super().outputs(states, pad, layers)
-        output.layer_links = {layer: self.links(states[layer - 1], pad) for layer in layers}
+        output.links_at = {layer: self.links(states[layer - 1], pad) for layer in layers}
         return output

@@ -36,7 +36,7 @@ as below per step (each then gets 1/T of the warm-up). After the warm-up, one tr
   5. pass 2, same dropout masks (the RNG is rewound), with gradients: the output is transition s's
      prediction, with ỹ_{t-1} as `target` and the glanced positions.
 alpha falls linearly from glance_start to glance_end over glance_steps, restarting every
-alpha_period steps when set (the "periodic" schedule of iterative models).
+alpha_period steps when set (the "periodic" schedule of iterative models; glancing.GlanceSchedule).
 
 Families. Comparing a prediction with a target needs an alignment from target positions to
 decoder positions (`align`, per base model): the identity for a NAT (oracle length), the best DAG
@@ -53,28 +53,17 @@ from __future__ import annotations
 
 import torch
 
+from ..alignment import dag_target
 from ..data.dictionary import Dictionary
-from ..alignment import ctc_best_alignment
-from ..alignment import dag_best_alignment, dag_match, dag_target
 from .ctc import CTCNAT
 from .dat import DATransformer
 from .diffusion import GAMMAS, PROCESSES, MdpRule, d3pm_target, differ_fraction, modality_diffusion, read_positions
-from .glancing import glance_count, glancing_mask, linear_ratio
+from .glancing import GlanceSchedule, RandomState, ctc_frames, dag_path, glance_count, glancing_mask
 from .nat import NATransformer
 from .output import DecoderOutput, best_tokens
 
 GLANCING = ("residual", "layerwise", "input")
 WARMUP_TRANSITIONS = ("all", "progressive", "sampled")
-
-
-def _rng_state(device: torch.device):
-    return torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None
-
-
-def _set_rng_state(state, device: torch.device) -> None:
-    torch.set_rng_state(state[0])
-    if state[1] is not None:
-        torch.cuda.set_rng_state(state[1], device)
 
 
 def _scatter_labels(positions: torch.Tensor, target: torch.Tensor, length: int, fill: int) -> torch.Tensor:
@@ -105,8 +94,7 @@ class DiffusionGlancing:
         self.layers_per_transition, self.iterations = layers_per_transition, iterations
         self.diffusion, self.mdp_rule = diffusion, MdpRule(tuple(gammas), keep_fraction, empty_agreement, exact_keep)
         self.diffusion_warmup, self.glancing, self.warmup_transitions = diffusion_warmup, glancing, warmup_transitions
-        self.glance_start, self.glance_end, self.glance_steps = glance_start, glance_end, glance_steps
-        self.alpha_period = alpha_period
+        self.schedule = GlanceSchedule(glance_start, glance_end, glance_steps, alpha_period)
 
     @property
     def transitions_per_pass(self) -> int:
@@ -153,12 +141,6 @@ class DiffusionGlancing:
         return self.outputs(self.run_transitions(x, pad, memory, memory_pad, count), pad, (count,))
 
     # ---- training -----------------------------------------------------------------------------
-    def glance_ratio(self, step: int) -> float:
-        """alpha: linear from glance_start to glance_end over glance_steps (a sawtooth with alpha_period)."""
-        if self.alpha_period:
-            step %= self.alpha_period
-        return linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
-
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         """Warm-up on y0 (every transition, or one), then one transition drawn uniformly (mu = 1/T)
         trained against its intermediate target (output_layers: unused, the model picks)."""
@@ -182,18 +164,18 @@ class DiffusionGlancing:
         y0 = self.diffusion_target(batch)
         memory, memory_pad = self.encode(src)
         x, pad = self.decoder_input(src, memory_pad, self.training_lengths(batch))
-        replay = _rng_state(src.device)
+        replay = RandomState(src.device)
         with torch.no_grad():
             first = self.run_transitions(x, pad, memory, memory_pad, T)
             last = self.outputs(first, pad, (T,))
             positions, labels = self.align(last, y0)
             labelled = labels != self.pad
-            counts = glance_count(best_tokens(last.logits), labels, ~labelled, self.glance_ratio(step))
+            counts = glance_count(best_tokens(last.logits), labels, ~labelled, self.schedule.ratio(step))
             glanced = glancing_mask(labelled, counts)
-        after = _rng_state(src.device)
-        _set_rng_state(replay, src.device)  # pass 2 draws pass 1's dropout masks again
+        after = RandomState(src.device)
+        replay.restore()  # pass 2 draws pass 1's dropout masks again
         states = self.run_transitions(self.glance(0, x, glanced, labels), pad, memory, memory_pad, T)
-        _set_rng_state(after, src.device)
+        after.restore()
         return self.training_output(states, pad, memory, memory_pad, tuple(range(1, T + 1)), y0, glanced, positions)
 
     def run_transitions(self, x, pad, memory, memory_pad, stop: int, start: int = 0) -> list[torch.Tensor]:
@@ -227,7 +209,7 @@ class DiffusionGlancing:
         x, pad = self.decoder_input(src, memory_pad, self.training_lengths(batch))
         # Layer-wise glancing: transitions 1..s-1 are the same in both passes, computed once with gradients.
         shared = self.run_transitions(x, pad, memory, memory_pad, 0 if at_input else s - 1)
-        replay = _rng_state(src.device)
+        replay = RandomState(src.device)
         with torch.no_grad():  # pass 1 of transition s (and s + 1, whose prediction the MDP reads)
             rest = self.run_transitions(([x] + shared)[-1], pad, memory, memory_pad, s + 1 if mdp else s,
                                            start=len(shared))
@@ -246,7 +228,7 @@ class DiffusionGlancing:
 
             positions, labels = self.align(trained, target)  # ỹ on transition s's own prediction
             labelled = labels != self.pad
-            counts = glance_count(best_tokens(trained.logits), labels, ~labelled, self.glance_ratio(step))
+            counts = glance_count(best_tokens(trained.logits), labels, ~labelled, self.schedule.ratio(step))
             allowed = labelled
             if self.glancing == "residual" and s > 1:  # only what the input (transition s - 1's prediction) got wrong
                 previous = torch.full_like(labels, -1)
@@ -254,14 +236,14 @@ class DiffusionGlancing:
                 allowed = allowed & (previous != labels)
             glanced = glancing_mask(allowed, counts)
 
-        after = _rng_state(src.device)
-        _set_rng_state(replay, src.device)  # pass 2 draws pass 1's dropout masks again
+        after = RandomState(src.device)
+        replay.restore()  # pass 2 draws pass 1's dropout masks again
         if at_input:  # GLAT: the glanced tokens replace the decoder input; transitions 1..s rerun
             second = self.run_transitions(self.glance(0, x, glanced, labels), pad, memory, memory_pad, s)
         else:
             inputs = ([x] + shared)[s - 1]
             second = shared + [self.transition(s - 1, self.glance(s - 1, inputs, glanced, labels), pad, memory, memory_pad)]
-        _set_rng_state(after, src.device)
+        after.restore()
         output = self.training_output(second, pad, memory, memory_pad, (s,), target, glanced, positions)
         output.diffusion_stats = diffusion_stats
         return output
@@ -307,8 +289,7 @@ class DiffGLAT(DiffusionGlancing, DATransformer):
         return dag_target(batch["tgt_eos"], Dictionary.bos)  # BOS y EOS
 
     def align(self, output, target):
-        match = dag_match(output.logits, target, self.pad, output.target_pad)  # [B, n, L]
-        path = dag_best_alignment(match, output.links, target.ne(self.pad).sum(1), (~output.target_pad).sum(1))
+        path = dag_path(output, target, self.pad)  # [B, n]
         return path, _scatter_labels(path, target, output.logits.shape[1], self.pad)
 
     def mark_glanced(self, output, positions):
@@ -322,9 +303,7 @@ class DiffGLATCTC(DiffusionGlancing, CTCNAT):
     """DiffGLAT on CTC (appendix C, Table 8): CTC loss against the intermediate target."""
 
     def align(self, output, target):
-        log_probs = torch.log_softmax(output.logits.float(), dim=-1)  # [B, S, V]
-        frames = ctc_best_alignment(log_probs, (~output.target_pad).sum(1), target, target.ne(self.pad).sum(1),
-                                    Dictionary.blank)  # [B, S] labels, -1 past the end or if infeasible
+        frames = ctc_frames(output, target, self.pad)  # [B, S] labels, -1 past the end or if infeasible
         previous = torch.cat([torch.full_like(frames[:, :1], -1), frames[:, :-1]], dim=1)
         starts = (frames >= 0) & (frames != Dictionary.blank) & (frames != previous)  # a new target token
         k = torch.where(starts, starts.cumsum(1) - 1, target.shape[1])  # its target position

@@ -5,14 +5,21 @@ S = floor(ratio * d), d the Hamming distance between that prediction and the tar
 are then drawn uniformly at random among the allowed ones (all target positions for GLAT; for
 residual glancing only those where the previous transition's prediction is wrong). Revealed
 positions get the target token's embedding as decoder input and leave the loss.
+
+What every glancing model shares lives here: the ratio schedule, the RNG snapshot that lets pass 2
+draw pass 1's dropout masks again, and the alignments of a prediction with its target (a DAG's best
+path, the best CTC alignment) that decide where a target token can be glanced.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
+from ..alignment import ctc_best_alignment, dag_best_alignment, dag_match
+from ..data.dictionary import Dictionary
 from .output import DecoderOutput
 
 
@@ -42,6 +49,49 @@ def linear_ratio(step: int, max_steps: int, start: float, end: float) -> float:
     return start + (end - start) * progress
 
 
+@dataclass(frozen=True)
+class GlanceSchedule:
+    """alpha, the glancing ratio: linear from start to end over `steps` updates, restarting every
+    `period` updates when set (the "periodic" schedule of iterative DiffGLAT models)."""
+
+    start: float
+    end: float
+    steps: int
+    period: int = 0
+
+    def ratio(self, step: int) -> float:
+        return linear_ratio(step % self.period if self.period else step, self.steps, self.start, self.end)
+
+
+class RandomState:
+    """A snapshot of the torch generator of the device a batch lives on (CPU, or CPU and its CUDA
+    device): `restore()` makes the next random draws, dropout masks included, repeat."""
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.cpu = torch.get_rng_state()
+        self.cuda = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+
+    def restore(self) -> None:
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state(self.cuda, self.device)
+
+
+def dag_path(output: DecoderOutput, target: torch.Tensor, pad: int) -> torch.Tensor:
+    """The best path of target [B, T] (BOS y EOS, padded) on a DAG output's last logits and links:
+    the vertex of each target position [B, T], -1 past the target or where no path exists."""
+    match = dag_match(output.logits, target, pad, output.decoder_pad)  # [B, T, L]
+    return dag_best_alignment(match, output.links, target.ne(pad).sum(1), (~output.decoder_pad).sum(1))
+
+
+def ctc_frames(output: DecoderOutput, target: torch.Tensor, pad: int) -> torch.Tensor:
+    """The best CTC alignment of target [B, T] (padded) on a CTC output's last logits: the label of
+    each frame [B, S], blank included; -1 past the frames or where no alignment exists."""
+    log_probs = torch.log_softmax(output.logits.float(), dim=-1)  # [B, S, V]
+    return ctc_best_alignment(log_probs, (~output.decoder_pad).sum(1), target, target.ne(pad).sum(1), Dictionary.blank)
+
+
 def two_pass_glancing(model, src: torch.Tensor, lengths: torch.Tensor, output_layers: tuple[int, ...],
                       choose: Callable[[DecoderOutput], tuple[torch.Tensor, torch.Tensor]]) -> DecoderOutput:
     """Glancing training: pass 1 without gradients (still in train mode), choose(pass 1 output) ->
@@ -50,14 +100,11 @@ def two_pass_glancing(model, src: torch.Tensor, lengths: torch.Tensor, output_la
 
     src [B, S], lengths [B] (decoder lengths) -> pass 2's output, `glanced` set to the glance mask.
     """
-    rng = torch.get_rng_state()
-    cuda_rng = torch.cuda.get_rng_state_all() if src.is_cuda else None
+    before = RandomState(src.device)
     with torch.no_grad():
         first = model(src, lengths)
     glance_mask, glance_tokens = choose(first)
-    torch.set_rng_state(rng)  # pass 2 draws the same dropout masks as pass 1
-    if cuda_rng is not None:
-        torch.cuda.set_rng_state_all(cuda_rng)
+    before.restore()  # pass 2 draws the same dropout masks as pass 1
     output = model(src, lengths, output_layers, glance_mask=glance_mask, glance_tokens=glance_tokens)
     output.glanced = glance_mask
     return output

@@ -9,7 +9,7 @@ linearly over training (0.5 -> 0.3 for GLAT). Inference is a plain NAT pass: no 
 
 from __future__ import annotations
 
-from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
+from .glancing import GlanceSchedule, glance_count, glancing_mask, two_pass_glancing
 from .nat import NATransformer
 from .output import DecoderOutput, best_tokens
 
@@ -17,14 +17,14 @@ from .output import DecoderOutput, best_tokens
 class GlancingNAT(NATransformer):
     def __init__(self, glance_start: float, glance_end: float, glance_steps: int, **transformer):
         super().__init__(**transformer)
-        self.glance_start, self.glance_end, self.glance_steps = glance_start, glance_end, glance_steps
+        self.schedule = GlanceSchedule(glance_start, glance_end, glance_steps)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         target = batch["tgt"]
-        ratio = linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
+        ratio = self.schedule.ratio(step)
 
         def choose(first: DecoderOutput):
-            counts = glance_count(best_tokens(first.logits), target, first.target_pad, ratio)
-            return glancing_mask(~first.target_pad, counts), target
+            counts = glance_count(best_tokens(first.logits), target, first.decoder_pad, ratio)
+            return glancing_mask(~first.decoder_pad, counts), target
 
         return two_pass_glancing(self, batch["src"], batch["tgt_lengths"], output_layers, choose)

@@ -2,7 +2,7 @@
 
 A CTC-NAT (`upsample` x source length frames, 2x by default) trained with two-pass glancing. The
 frames have no fixed target token, so the glancing target is the best CTC alignment of the target
-under pass 1 (alignment.ctc_best_alignment): one label per frame, blanks included. The distance d
+under pass 1 (glancing.ctc_frames): one label per frame, blanks included. The distance d
 counts the frames whose pass-1 argmax differs from their aligned label, and S = floor(ratio x d)
 frames drawn uniformly among the aligned frames read their label's embedding (a blank frame reads
 the blank's). Public CTC-GLAT code that aligns (Imputer's best_alignment, e.g. in the CTCS2UT
@@ -17,11 +17,7 @@ glanced frames are not removed from it (losses/ctc.py ignores `glanced`).
 
 from __future__ import annotations
 
-import torch
-
-from ..data.dictionary import Dictionary
-from ..alignment import ctc_best_alignment
-from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
+from .glancing import GlanceSchedule, ctc_frames, glance_count, glancing_mask, two_pass_glancing
 from .nat import UpsampledNAT
 from .output import DecoderOutput, best_tokens
 
@@ -29,16 +25,14 @@ from .output import DecoderOutput, best_tokens
 class GlancingCTCNAT(UpsampledNAT):
     def __init__(self, glance_start: float, glance_end: float, glance_steps: int, upsample: int = 2, **transformer):
         super().__init__(upsample, **transformer)
-        self.glance_start, self.glance_end, self.glance_steps = glance_start, glance_end, glance_steps
+        self.schedule = GlanceSchedule(glance_start, glance_end, glance_steps)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         src = batch["src"]
-        ratio = linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
+        ratio = self.schedule.ratio(step)
 
         def choose(first: DecoderOutput):
-            log_probs = torch.log_softmax(first.logits.float(), dim=-1)  # [B, S, V]
-            alignment = ctc_best_alignment(log_probs, (~first.target_pad).sum(1), batch["tgt"], batch["tgt_lengths"],
-                                           Dictionary.blank)  # [B, S], -1 past the frames or if infeasible
+            alignment = ctc_frames(first, batch["tgt"], self.pad)  # [B, S], -1 past the frames or if infeasible
             aligned = alignment >= 0
             counts = glance_count(best_tokens(first.logits), alignment, ~aligned, ratio)
             return glancing_mask(aligned, counts), alignment.clamp(min=0)

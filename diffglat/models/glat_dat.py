@@ -1,7 +1,7 @@
 """DA-Transformer with glancing (Huang et al. 2022): glance on the best path, force-align the glanced.
 
 Two passes as in GLAT (models/glancing.py). The target BOS y EOS has no fixed vertex, so pass 1's
-Viterbi path (alignment.dag_best_alignment) assigns one vertex to every target position. The
+Viterbi path (glancing.dag_path) assigns one vertex to every target position. The
 distance d counts the positions whose vertex's argmax token differs from the target token;
 S = floor(ratio x d) positions drawn uniformly get the target token's embedding as input at their
 vertex. The loss then pins each glanced position to its vertex (alignment.force_alignment), as
@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 
 from ..data.dictionary import Dictionary
-from ..alignment import dag_best_alignment, dag_match, dag_target
+from ..alignment import dag_target
 from .dat import DATransformer
-from .glancing import glance_count, glancing_mask, linear_ratio, two_pass_glancing
+from .glancing import GlanceSchedule, dag_path, glance_count, glancing_mask, two_pass_glancing
 from .output import DecoderOutput, best_tokens
 
 
@@ -26,12 +26,10 @@ def glance_on_best_path(first: DecoderOutput, target: torch.Tensor, pad: int, ra
     target [B, T] (BOS y EOS, padded) -> forced [B, L]: the target position each glanced vertex
     emits, -1 at the other vertices.
     """
-    logits, links = first.logits, first.layer_links[max(first.layer_links)]  # [B, L, V], [B, L, L]
-    B, L, _ = logits.shape
-    match = dag_match(logits, target, pad, first.target_pad)  # [B, T, L]
-    path = dag_best_alignment(match, links, target.ne(pad).sum(1), (~first.target_pad).sum(1))  # [B, T], -1: none
+    B, L, _ = first.logits.shape
+    path = dag_path(first, target, pad)  # [B, T], -1: none
     on_path = path >= 0
-    predicted = best_tokens(logits).gather(1, path.clamp(min=0))  # [B, T]: argmax token of each position's vertex
+    predicted = best_tokens(first.logits).gather(1, path.clamp(min=0))  # [B, T]: argmax token of each position's vertex
     chosen = glancing_mask(on_path, glance_count(predicted, target, ~on_path, ratio))  # [B, T]
     positions = torch.arange(target.shape[1], device=target.device).expand_as(target)
     vertex = torch.where(chosen, path, L)  # unchosen positions write to a spare column, dropped below
@@ -41,11 +39,11 @@ def glance_on_best_path(first: DecoderOutput, target: torch.Tensor, pad: int, ra
 class GlancingDAT(DATransformer):
     def __init__(self, upsample: int, glance_start: float, glance_end: float, glance_steps: int, **transformer):
         super().__init__(upsample, **transformer)
-        self.glance_start, self.glance_end, self.glance_steps = glance_start, glance_end, glance_steps
+        self.schedule = GlanceSchedule(glance_start, glance_end, glance_steps)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         src, target = batch["src"], dag_target(batch["tgt_eos"], Dictionary.bos)  # target [B, T]: BOS y EOS
-        ratio = linear_ratio(step, self.glance_steps, self.glance_start, self.glance_end)
+        ratio = self.schedule.ratio(step)
         forced = None
 
         def choose(first: DecoderOutput):

@@ -18,10 +18,13 @@ def best_tokens(logits: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class DecoderOutput:
-    layer_logits: dict[int, torch.Tensor]  # decoder layer (1-based) -> logits [B, T, V]
-    target_pad: torch.Tensor  # [B, T], True at padding positions (for DAT: padded vertices)
-    layer_links: dict[int, torch.Tensor] = field(default_factory=dict)  # DAT: layer -> links [B, L, L]
-    glanced: torch.Tensor | None = None  # [B, T], True where glancing fed the target token: no loss there
+    """What a model's decoder produced, keyed by output point: the decoder layer (1-based) whose states
+    went through the output projection, or for DiffGLAT the transition (1-based, decoding order)."""
+
+    logits_at: dict[int, torch.Tensor]  # output point -> logits [B, L, V]
+    decoder_pad: torch.Tensor  # [B, L], True at padded decoder positions (target positions, CTC frames, DAG vertices)
+    links_at: dict[int, torch.Tensor] = field(default_factory=dict)  # DAT: output point -> links [B, L, L]
+    glanced: torch.Tensor | None = None  # [B, L], True where glancing fed the target token: no loss there
     length_logits: torch.Tensor | None = None  # [B, C] target length classifier (NAT/GLAT with length prediction)
     forced_alignment: torch.Tensor | None = None  # DAT glancing: [B, L], target position a glanced vertex must emit, else -1
     target: torch.Tensor | None = None  # DiffGLAT: the intermediate target the loss trains against, [B, n] (the family's framing)
@@ -29,10 +32,10 @@ class DecoderOutput:
 
     @property
     def logits(self) -> torch.Tensor:
-        """Logits of the last decoder layer that was projected: [B, T, V]."""
-        return self.layer_logits[max(self.layer_logits)]
+        """Logits of the last output point (layer or transition): [B, L, V]."""
+        return self.logits_at[max(self.logits_at)]
 
     @property
     def links(self) -> torch.Tensor:
-        """Links of the last decoder layer that was projected (DAT): [B, L, L]."""
-        return self.layer_links[max(self.layer_links)]
+        """Links of the last output point (DAT): [B, L, L]."""
+        return self.links_at[max(self.links_at)]
