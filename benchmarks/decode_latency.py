@@ -30,8 +30,7 @@ from diffglat.config import load_config  # noqa: E402
 from diffglat.data.benchmarks import paper_test_set, prepared_dir  # noqa: E402
 from diffglat.data.dictionary import Dictionary  # noqa: E402
 from diffglat.data.indexed import load_split  # noqa: E402
-from diffglat.decoding import generate  # noqa: E402
-from diffglat.models import build_model, load_trained  # noqa: E402
+from diffglat.cli.families import build_model, generate, load_trained  # noqa: E402
 from diffglat.provenance import hardware  # noqa: E402
 from diffglat.training import load_checkpoint  # noqa: E402
 

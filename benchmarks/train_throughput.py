@@ -54,10 +54,10 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from diffglat.cli.translation import experiment_spec, make_model, sized_positions, training_data
+from diffglat.cli.families import build_criterion, build_model
+from diffglat.cli.translation import experiment_spec, sized_positions, training_data
 from diffglat.config import load_config
 from diffglat.data.batching import token_batches
-from diffglat.losses import build_criterion
 from diffglat.training.precision import autocast
 from diffglat.training.trainer import keep_freed_memory
 
@@ -108,7 +108,7 @@ def setup(config: dict, experiment: str, steps: int):
     spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     dataset, _ = training_data(config, "multi30k_en_de", spec)
     torch.manual_seed(0)
-    model = make_model(spec, experiment, len(dataset.dictionary), dataset.dictionary.pad)
+    model = build_model(spec["model"], spec["model_config"], len(dataset.dictionary), dataset.dictionary.pad)
     criterion = build_criterion(spec["model"], model, {"label_smoothing": 0.1, **spec["loss"]})
     step_number = spec["model_config"].get("diffusion_warmup", 0)  # DiffGLAT: the diffusion phase
     batches = token_batches(dataset.lengths, spec["train"]["max_tokens"], seed=1, epoch=0)[: steps + 1 + WARMUP_STEPS]

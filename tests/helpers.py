@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from diffglat.data import synthetic as syn
-from diffglat.models import build_model
+from diffglat.cli.families import build_model
 
 TINY_MODEL = dict(encoder_layers=2, decoder_layers=2, d_model=32, heads=2, ffn_dim=64, dropout=0.1, positions="sinusoidal")
 MAX_NUMBER = 10

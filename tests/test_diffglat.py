@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffglat.decoding import GENERATORS
-from diffglat.losses import build_criterion
+from diffglat.cli.families import build_criterion, generate
 from diffglat.alignment import dag_best_alignment, dag_match
 
 from helpers import fit, tiny_dataset, tiny_model
@@ -50,11 +49,11 @@ def test_one_iteration_inference_is_the_base_models(kind):
     model = diffglat_model(kind, d, iterations=1).eval()
     model.load_state_dict(base.state_dict())  # strict: the same parameter names, nothing added
     for settings in (DECODE, {**DECODE, "algorithm": "lookahead"}):
-        expected = GENERATORS[base_kind](base, batch["src"], settings)
-        assert torch.equal(GENERATORS[kind](model, batch["src"], settings), expected)
+        expected = generate(base_kind, base, batch["src"], settings)
+        assert torch.equal(generate(kind, model, batch["src"], settings), expected)
     if kind == "diffglat_glat":  # the NAT length beam decodes with the trained iterations only
         with pytest.raises(ValueError, match="iterations"):
-            GENERATORS[kind](model, batch["src"], {**DECODE, "iterations": 2})
+            generate(kind, model, batch["src"], {**DECODE, "iterations": 2})
     lengths = batch["tgt_lengths"] if kind == "diffglat_glat" else model.decoder_lengths(batch["src"])
     assert torch.equal(model(batch["src"], lengths).logits, base(batch["src"], lengths).logits)
 
@@ -74,7 +73,7 @@ def test_iterations_run_that_many_decoder_passes_and_share_parameters():
         model(batch["src"], model.decoder_lengths(batch["src"]))
         assert len(calls) == 2 * iterations and all(calls.count(layer) == iterations for layer in model.decoder)
         calls.clear()
-        GENERATORS["diffglat"](model, batch["src"], {**DECODE, "iterations": 5})  # decoding may differ from training
+        generate("diffglat", model, batch["src"], {**DECODE, "iterations": 5})  # decoding may differ from training
         assert all(calls.count(layer) == 5 for layer in model.decoder)
 
 
@@ -279,7 +278,7 @@ def test_tiny_diffglat_overfits_a_few_pairs(kind, one_thread):
     losses = [stats["loss"] for stats in fit(model, criterion, batch, steps)]
     assert np.mean(losses[-20:]) < 0.1 * np.mean(losses[:20])
     model.eval()
-    tokens = GENERATORS[kind](model, batch["src"], DECODE)
+    tokens = generate(kind, model, batch["src"], DECODE)
     expected = torch.cat([torch.full((4, 1), d.bos), batch["tgt_eos"]], 1) if kind == "diffglat" else batch["tgt"]
     assert torch.equal(tokens[:, : expected.shape[1]], expected)
 

@@ -5,7 +5,7 @@ import random
 import pytest
 import torch
 
-from diffglat.losses import CRITERIA
+from diffglat.cli.families import FAMILIES
 from diffglat.alignment import ctc_best_alignment, dag_best_alignment, force_alignment
 from diffglat.losses.dag import dag_log_likelihood, dag_log_likelihood_reference, dag_loss
 from diffglat.models.glat_dat import glance_on_best_path
@@ -73,10 +73,10 @@ def test_glat_ctc_glances_floor_ratio_distance_frames_with_their_aligned_labels(
 def test_glat_ctc_loss_is_ctc_over_the_whole_target():
     model, batch, _ = glancing_model("glat_ctc", 0.8)
     model.eval()
-    criterion = CRITERIA["glat_ctc"](model, {"label_smoothing": 0.0})
+    criterion = FAMILIES["glat_ctc"].criterion(model, {"label_smoothing": 0.0})
     output = model.forward_batch(batch, criterion.layers)
     assert output.glanced.any()
-    plain = CRITERIA["ctc"](model, {"label_smoothing": 0.0})
+    plain = FAMILIES["ctc"].criterion(model, {"label_smoothing": 0.0})
     output.glanced = None
     assert torch.equal(criterion(output, batch)[0], plain(output, batch)[0])
 
@@ -107,7 +107,7 @@ def test_glat_dat_glances_floor_ratio_distance_positions_on_the_best_path(ratio)
     for b, v in (forced >= 0).nonzero().tolist():
         assert path[b, forced[b, v]] == v and calls[1]["glance_tokens"][b, v] == target[b, forced[b, v]]
 
-    criterion = CRITERIA["glat_dat"](model, {"label_smoothing": 0.0})
+    criterion = FAMILIES["glat_dat"].criterion(model, {"label_smoothing": 0.0})
     pinned = force_alignment(plain_match(output.logits, target, d.pad, output.decoder_pad), forced)
     expected, _ = dag_loss(pinned, output.links_at[2], target.ne(d.pad).sum(1), lengths)
     assert torch.isclose(criterion(output, batch)[0], expected, atol=1e-5)

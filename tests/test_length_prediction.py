@@ -4,8 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from diffglat.decoding import GENERATORS, nat_argmax
-from diffglat.losses import CRITERIA
+from diffglat.decoding import nat_argmax
+from diffglat.cli.families import FAMILIES
 from diffglat.models.nat import LengthPredictor
 
 from helpers import tiny_dataset, tiny_model
@@ -59,7 +59,7 @@ def test_criterion_adds_the_weighted_length_cross_entropy(kind, extra):
     _, _, d = tiny_dataset(1)
     model = tiny_model(kind, d, max_length_offset=MAX_OFFSET, **extra).eval()
     batch = ragged_batch(d, [4, 6, 3, 5], [5, 2, 7, 5])
-    criterion = CRITERIA[kind](model, {"label_smoothing": 0.0, "length_loss_weight": 0.3})
+    criterion = FAMILIES[kind].criterion(model, {"label_smoothing": 0.0, "length_loss_weight": 0.3})
     output = model.forward_batch(batch, criterion.layers)
     loss, stats = criterion(output, batch)
     target = batch["tgt"] if output.glanced is None else batch["tgt"].masked_fill(output.glanced, d.pad)
@@ -74,7 +74,7 @@ def test_criterion_adds_the_weighted_length_cross_entropy(kind, extra):
 def test_criterion_needs_a_length_classifier():
     _, _, d = tiny_dataset(1)
     with pytest.raises(ValueError, match="max_length_offset"):
-        CRITERIA["nat"](tiny_model("nat", d), {"label_smoothing": 0.0})
+        FAMILIES["nat"].criterion(tiny_model("nat", d), {"label_smoothing": 0.0})
 
 
 def random_nat(kind, extra, seed):
@@ -89,7 +89,7 @@ def random_nat(kind, extra, seed):
 @pytest.mark.parametrize("kind, extra", [("nat", {}), ("glat", GLANCE)])
 def test_length_beam_one_is_argmax_decoding_of_the_argmax_length(kind, extra):
     model, d, src = random_nat(kind, extra, seed=1)
-    tokens = GENERATORS[kind](model, src, {"length_beam": 1})
+    tokens = FAMILIES[kind].generator(model, src, {"length_beam": 1})
     src_lengths = src.ne(d.pad).sum(1)
     classes = model(src, src_lengths).length_logits.argmax(-1)
     lengths = (src_lengths + classes - MAX_OFFSET).clamp(min=1)
@@ -100,7 +100,7 @@ def test_length_beam_one_is_argmax_decoding_of_the_argmax_length(kind, extra):
 @pytest.mark.parametrize("beam", [3, 5])
 def test_length_beam_picks_what_a_loop_over_candidates_picks(beam):
     model, d, src = random_nat("nat", {}, seed=2)
-    tokens = GENERATORS["nat"](model, src, {"length_beam": beam})
+    tokens = FAMILIES["nat"].generator(model, src, {"length_beam": beam})
     winners = set()
     for b in range(src.shape[0]):
         sentence = src[b : b + 1, : int(src[b].ne(d.pad).sum())]

@@ -7,9 +7,7 @@ import torch
 
 from diffglat.cli.translation import sized_positions
 from diffglat.data.dictionary import Dictionary
-from diffglat.decoding import GENERATORS
-from diffglat.losses import build_criterion
-from diffglat.models import build_model
+from diffglat.cli.families import build_criterion, build_model, generate
 
 from helpers import MAX_NUMBER, tiny_dataset
 
@@ -50,8 +48,8 @@ def test_a_200_token_source_at_8x_trains_a_step_and_decodes(kind):
     model.eval()
     with torch.no_grad():
         for algorithm in ("joint_viterbi", "lookahead"):
-            tokens = GENERATORS[kind](model, batch["src"], {"algorithm": algorithm, "beta": 1.0})
+            tokens = generate(kind, model, batch["src"], {"algorithm": algorithm, "beta": 1.0})
             assert tokens.shape[0] == 1 and tokens.shape[1] <= 8 * 201
         longer = torch.cat([batch["src"][:, :-1], batch["src"]], 1)  # 400 tokens: the graph is cut at the table's size
         assert model.decoder_lengths(longer).item() == config["max_positions"]
-        GENERATORS[kind](model, longer, {"algorithm": "lookahead", "beta": 1.0})
+        generate(kind, model, longer, {"algorithm": "lookahead", "beta": 1.0})

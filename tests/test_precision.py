@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from diffglat.decoding import generate
-from diffglat.losses import build_criterion
+from diffglat.cli.families import build_criterion, generate
 from diffglat.training.precision import autocast, cpu_flags, resolve_precision
 
 from diffglat.data import synthetic as syn

@@ -13,11 +13,10 @@ from ..decoding import ar_greedy, nat_argmax
 from ..io import atomic_write_json, atomic_write_text
 from ..losses import LayerwiseCrossEntropy
 from ..metrics.synthetic import closest_target_scores, reference_token_accuracy
-from ..models import build_model, load_trained
 from ..provenance import provenance
-from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
-from ..training.precision import precision_name, resolve_precision
-from ..training.trainer import RESUMABLE_CHANGES
+from ..training import TrainSettings, load_checkpoint, select_device
+from .families import family, load_trained
+from .runner import save_model, shaping, train_run
 
 EVAL_BATCH_SIZE = 250
 
@@ -66,7 +65,7 @@ def synthetic_data(config: dict) -> None:
 
 def synthetic_loss(experiment: dict, decoder_layers: int, label_smoothing: float, pad: int) -> LayerwiseCrossEntropy:
     """AR: last layer vs target+EOS. NAT: last layer vs target. PML adds a middle layer vs merged target."""
-    if experiment["model"] == "ar":
+    if family(experiment["model"]).autoregressive:
         layer_targets = {decoder_layers: "tgt_eos"}
     else:
         layer_targets = {decoder_layers: "tgt"}
@@ -83,31 +82,16 @@ def synthetic_train(config: dict, experiment: str) -> None:
     dataset = syn.SyntheticDataset(syn.read_split(synthetic_data_dir(config) / "train.tsv", data_cfg["max_number"]),
                                    dictionary, data_cfg["max_number"])
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
-    rank, _, processes = distributed.world()
-    seed_everything(settings.seed)
-    model = build_model(exp["model"], model_cfg, len(dictionary), dictionary.pad)
-    loss = synthetic_loss(exp, model_cfg["decoder_layers"], settings.label_smoothing, dictionary.pad)
-    shaping = {k: v for k, v in vars(settings).items() if k not in RESUMABLE_CHANGES}
-    precision = resolve_precision(config["compute"]["precision"], device)
-    fingerprint = section_hash({"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping},
-                                "processes": processes, "precision": precision_name(precision)})
+    identity = {"data": data_cfg, "model": model_cfg, "experiment": {**exp, "train": shaping(vars(settings))}}
     out = synthetic_result_dir(config, experiment)
-    distributed.join(device)
-    try:
-        trainer = Trainer(model, loss, dataset, settings, out, device, fingerprint, precision=precision)
-        last_stats = trainer.train()
-    finally:
-        distributed.leave()
-    if rank != 0:
+    run = train_run(config, exp["model"], model_cfg, len(dictionary), dictionary.pad,
+                    lambda model: synthetic_loss(exp, model_cfg["decoder_layers"], settings.label_smoothing, dictionary.pad),
+                    dataset, settings, out, device, identity)
+    if run is None:
         return
-    save_atomic({
-        "kind": exp["model"], "model_config": model_cfg, "vocab_size": len(dictionary),
-        "state_dict": {k: v.cpu() for k, v in model.state_dict().items()},
-        "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
-                     "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
-                     "device": device.type, "processes": processes,
-                     "precision": precision_name(precision)},
-    }, out / "model.pt")
+    trainer, last_stats = run.trainer, run.last_stats
+    save_model(run, exp["model"], model_cfg, len(dictionary), {k: v.cpu() for k, v in run.model.state_dict().items()},
+               out / "model.pt")
     print(f"trained {experiment}: {trainer.step} steps in {trainer.elapsed:.0f}s, last loss {last_stats.get('loss', float('nan')):.4f}")
 
 
@@ -119,7 +103,7 @@ def decode_synthetic(model, kind: str, dataset: syn.SyntheticDataset, layers: tu
     for begin in range(0, len(dataset), EVAL_BATCH_SIZE):
         indices = np.arange(begin, min(begin + EVAL_BATCH_SIZE, len(dataset)))
         batch = {k: v.to(device) for k, v in dataset.collate(indices).items()}
-        if kind == "ar":
+        if family(kind).autoregressive:  # the final layer only: an AR decoder has no layer-wise outputs
             tokens = {layers[-1]: ar_greedy(model, batch["src"], seq_len + 1, d.bos, d.eos)}
         else:
             tokens = nat_argmax(model, batch["src"], batch["tgt_lengths"], layers)
@@ -139,7 +123,7 @@ def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
     model = load_trained(checkpoint, dictionary.pad)
     model.to(device).eval()
     final_layer = checkpoint["model_config"]["decoder_layers"]
-    layers = (final_layer,) if checkpoint["kind"] == "ar" else tuple(range(1, final_layer + 1))
+    layers = (final_layer,) if family(checkpoint["kind"]).autoregressive else tuple(range(1, final_layer + 1))
     decode = lambda split: decode_synthetic(model, checkpoint["kind"], syn.SyntheticDataset(split, dictionary, max_number),
                                             layers, data_cfg["seq_len"], device)
 

@@ -28,17 +28,14 @@ from ..data.bpe import BPE
 from ..data.dictionary import Dictionary
 from ..data.indexed import ParallelDataset, load_split
 from ..data.text import detokenise
-from ..decoding import generate
 from ..io import atomic_write_json, atomic_write_text
-from ..losses import build_criterion
 from ..metrics.mt import corpus_scores
-from ..models import MODELS, build_model, load_trained
 from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
-from ..training import Plateau, Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, select_device, seed_everything
-from ..training.precision import precision_name, resolve_precision
+from ..training import Plateau, TrainSettings, load_checkpoint, select_device
 from ..training.checkpoint import average_checkpoints
-from ..training.trainer import RESUMABLE_CHANGES
+from .families import build_criterion, family, generate, load_trained
+from .runner import save_model, shaping, train_run
 
 MAIN_VARIANT = "main"
 
@@ -81,7 +78,7 @@ def sized_positions(model_config: dict, max_length: int) -> dict:
 
 def dag_filter(spec: dict) -> dict | None:
     """The DAG training filter of an experiment (`data.batching.length_filter`), None for a model without a DAG."""
-    if not getattr(MODELS[spec["model"]], "uses_dag", False):
+    if not family(spec["model"]).has_dag:
         return None
     return {"upsample": spec["model_config"]["upsample"], **spec["dag_filter"]}
 
@@ -101,14 +98,6 @@ def decode_settings(spec: dict, experiment: str, variant: str) -> dict:
         raise ConfigError(f"translation.experiments.{experiment} has no decoding variant {variant!r}; "
                           f"known: {sorted(spec['decode'])}")
     return spec["decode"][variant]
-
-
-def make_model(spec: dict, experiment: str, vocab_size: int, pad: int):
-    try:
-        return build_model(spec["model"], spec["model_config"], vocab_size, pad)
-    except TypeError as err:  # an unknown or missing constructor argument
-        raise ConfigError(f"translation.experiments.{experiment}.model_args (with size "
-                          f"{spec['model_config']}): {err}") from None
 
 
 # ---- data ------------------------------------------------------------------------------------
@@ -165,10 +154,6 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     valid_refs = read_lines(folder / f"valid.{entry['target']}")
 
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
-    rank, _, processes = distributed.world()
-    seed_everything(settings.seed)
-    model = make_model(spec, experiment, len(dictionary), dictionary.pad)
-    criterion = build_criterion(spec["model"], model, {"label_smoothing": settings.label_smoothing, **spec["loss"]})
     validation = spec["validate"]
 
     def validator(model) -> float:
@@ -176,44 +161,31 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
                                limit=validation["sentences"])
         return corpus_scores(hypotheses, valid_refs[: len(hypotheses)], entry["target"])["bleu"]
 
-    shaping = {k: v for k, v in spec["train"].items() if k not in RESUMABLE_CHANGES}
-    precision = resolve_precision(config["compute"]["precision"], device)
     # validate.plateau may change between a checkpoint and its resumption, as max_steps may
     validating = {k: v for k, v in spec["validate"].items() if k != "plateau"}
-    fingerprint = section_hash({"data": config["benchmarks"][benchmark],
-                                "spec": {**spec, "train": shaping, "validate": validating},
-                                "processes": processes, "precision": precision_name(precision),
-                                "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])})
+    identity = {"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping(spec["train"]), "validate": validating},
+                "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])}
     out = result_dir(config, benchmark, experiment)
     parent = spec["branch_from"] and result_dir(config, benchmark, spec["branch_from"]) / "checkpoints" / "last.pt"
-    distributed.join(device)
-    try:
-        trainer = Trainer(model, criterion, dataset, settings, out, device, fingerprint, validator=validator,
-                          validate_every=validation["every"], keep_best=validation["keep_best"], branch_from=parent,
-                          precision=precision, plateau=Plateau(**validation["plateau"]) if validation["plateau"] else None)
-        last_stats = trainer.train()
-    finally:
-        distributed.leave()
-    if rank != 0:
+    loss = {"label_smoothing": settings.label_smoothing, **spec["loss"]}
+    run = train_run(config, spec["model"], spec["model_config"], len(dictionary), dictionary.pad,
+                    lambda model: build_criterion(spec["model"], model, loss), dataset, settings, out, device, identity,
+                    validator=validator, validate_every=validation["every"], keep_best=validation["keep_best"],
+                    branch_from=parent, plateau=Plateau(**validation["plateau"]) if validation["plateau"] else None)
+    if run is None:
         return
+    trainer = run.trainer
     best = trainer.best_checkpoints()
-    save_atomic({
-        "kind": spec["model"], "model_config": spec["model_config"], "vocab_size": len(dictionary),
-        "state_dict": average_checkpoints(best),
-        "training": {"steps": trainer.step, "wall_seconds": trainer.elapsed, "last_stats": last_stats,
-                     "epochs": trainer.epochs_trained(),
-                     # where validation BLEU stopped climbing (None: it ran to max_steps)
-                     "plateau": validation["plateau"], "plateau_step": trainer.plateau_step,
-                     "fingerprint": fingerprint, "parameters": sum(p.numel() for p in model.parameters()),
-                     "device": device.type, "processes": processes, "precision": precision_name(precision),
-                     "train_pairs": len(dataset),
-                     "length_filter": filtered, "validations": trainer.validations,
-                     "averaged_steps": [int(p.stem[4:]) for p in best],
-                     # DiffGLAT: per log window, the fraction of each transition's ỹ that differs from y0
-                     "window_stats": read_window_stats(out / "train_stats.csv"),
-                     # A branch's steps and wall time include its parent's (the shared warm-up).
-                     "branched_from": spec["branch_from"], "branched_seconds": trainer.branched_seconds},
-    }, out / "model.pt")
+    save_model(run, spec["model"], spec["model_config"], len(dictionary), average_checkpoints(best), out / "model.pt",
+               epochs=trainer.epochs_trained(),
+               # where validation BLEU stopped climbing (None: it ran to max_steps)
+               plateau=validation["plateau"], plateau_step=trainer.plateau_step,
+               train_pairs=len(dataset), length_filter=filtered, validations=trainer.validations,
+               averaged_steps=[int(p.stem[4:]) for p in best],
+               # DiffGLAT: per log window, the fraction of each transition's ỹ that differs from y0
+               window_stats=read_window_stats(out / "train_stats.csv"),
+               # A branch's steps and wall time include its parent's (the shared warm-up).
+               branched_from=spec["branch_from"], branched_seconds=trainer.branched_seconds)
     stop = f"plateau at step {trainer.plateau_step}" if trainer.plateau_step is not None else "max_steps"
     print(f"trained {benchmark}/{experiment}: {trainer.step} steps ({stop}) in {trainer.elapsed:.0f}s; averaged steps "
           f"{[int(p.stem[4:]) for p in best]} (best valid BLEU {max(v['score'] for v in trainer.validations):.2f})")

@@ -1,7 +1,7 @@
 """Generators: model + source batch -> token ids.
 
-`GENERATORS[kind](model, src, settings)` decodes src [B, S] (tokens + EOS) into ids [B, T']
-padded with pad; BOS/EOS may remain (BPE.decode stops at EOS and drops specials). settings is
+A generator (model, src, settings) decodes src [B, S] (tokens + EOS) into ids [B, T'] padded with
+pad (which family decodes with which: the family table in cli/families.py); BOS/EOS may remain (BPE.decode stops at EOS and drops specials). settings is
 the experiment's `decode` config: each generator reads the keys it needs.
 """
 
@@ -89,17 +89,6 @@ def diffglat_nat_generate(model, src: torch.Tensor, settings: dict) -> torch.Ten
     return nat_generate(model, src, settings)
 
 
-GENERATORS = {"ar": ar_generate, "ctc": ctc_generate, "dat": dat_generate,
-              "nat": nat_generate, "glat": nat_generate, "glat_ctc": ctc_generate, "glat_dat": dat_generate,
-              "diffglat": diffglat_generate, "diffglat_ctc": diffglat_ctc_generate, "diffglat_glat": diffglat_nat_generate}
-
-
-def generate(kind: str, model, src: torch.Tensor, settings: dict) -> torch.Tensor:
-    if kind not in GENERATORS:
-        raise ValueError(f"no generator for model {kind!r}; known: {sorted(GENERATORS)}")
-    return GENERATORS[kind](model, src, settings)
-
-
-__all__ = ["DAG_DECODERS", "GENERATORS", "ar_beam", "ar_generate", "ar_greedy", "ctc_generate", "dag_decode", "dat_generate",
+__all__ = ["DAG_DECODERS", "ar_beam", "ar_generate", "ar_greedy", "ctc_generate", "dag_decode", "dat_generate",
            "decode_iterations", "diffglat_ctc_generate", "diffglat_generate", "diffglat_nat_generate",
-           "generate", "length_beam", "nat_argmax", "nat_generate"]
+           "length_beam", "nat_argmax", "nat_generate"]

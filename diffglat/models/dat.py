@@ -59,8 +59,6 @@ class DagLinks(nn.Module):
 class DATransformer(UpsampledNAT):
     """The DAG has L_b = upsample x (source tokens incl. EOS) vertices: `decoder_lengths`."""
 
-    uses_dag = True  # training drops pairs whose target the graph cannot hold (data.batching.length_filter)
-
     def __init__(self, upsample: int, **transformer):
         super().__init__(upsample, **transformer)
         self.links = DagLinks(self.d_model, transformer["heads"], self.max_positions)
