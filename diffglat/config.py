@@ -1,9 +1,11 @@
 """Loading and validating pipeline configs.
 
 A run is described by one or more YAML files merged in order (later files override earlier ones,
-dictionaries merge key by key), exactly as Snakemake merges `configfile:` with `--configfile`.
-The merged config is checked against `config.schema.json` (JSON Schema draft 2020-12) before any
-work starts; errors name the offending key path and the file that set it.
+dictionaries merge key by key), exactly as Snakemake merges `configfile:` with `--configfile`,
+over the benchmark registry (`benchmarks.yaml` beside this module: the base layer of every config).
+Keys the schema gives a `default` are filled in; the merged config is checked against
+`config.schema.json` (JSON Schema draft 2020-12) before any work starts, the model families' typed
+`model_args` included when their schemas are passed; errors name the key path and the file that set it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import yaml
 from .io import atomic_write_text
 
 SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
+REGISTRY_PATH = Path(__file__).with_name("benchmarks.yaml")
 
 
 class ConfigError(ValueError):
@@ -51,14 +54,56 @@ def read_yaml(path: str | Path) -> dict:
     return loaded
 
 
-def load_config(paths: list[str | Path]) -> dict:
-    """Merge the YAML files in order and validate the result."""
+def load_config(paths: list[str | Path], model_args: dict[str, dict] | None = None) -> dict:
+    """Merge the YAML files in order over the registry, fill defaults, validate (see `resolve`)."""
     layers = [(str(p), read_yaml(p)) for p in paths]
     merged: dict = {}
     for _, layer in layers:
         merged = deep_merge(merged, layer)
-    validate(merged, sources=layers)
+    return resolve(merged, layers, model_args)
+
+
+def resolve(config: dict, sources: list[tuple[str, dict]], model_args: dict[str, dict] | None = None) -> dict:
+    """config (merged from the files of `sources`) over the benchmark registry, with the schema's
+    defaults filled in, validated. model_args: family -> schema of its model_args (cli/families.py)."""
+    registry = read_yaml(REGISTRY_PATH)
+    schema = _schema(model_args)
+    merged = fill_defaults(deep_merge(registry, config), schema, schema)
+    validate(merged, [(str(REGISTRY_PATH), registry), *sources], model_args)
     return merged
+
+
+def _schema(model_args: dict[str, dict] | None) -> dict:
+    """config.schema.json; with the families' model_args schemas, each experiment's `model` must name
+    a family and its `model_args` must follow that family's schema."""
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    if model_args:
+        experiment = schema["properties"]["translation"]["properties"]["experiments"]["additionalProperties"]
+        experiment["properties"]["model"]["enum"] = sorted(model_args)
+        experiment["allOf"] = [
+            {"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
+             "then": {"properties": {"model_args": args}, **({"required": ["model_args"]} if args["required"] else {})}}
+            for name, args in model_args.items()]
+    return schema
+
+
+def fill_defaults(node, schema: dict, root: dict):
+    """node with every missing key whose schema (properties, additionalProperties, local $ref) has a
+    `default` filled in, recursively; the config's own values are never changed."""
+    while "$ref" in schema:
+        schema = root["$defs"][schema["$ref"].rsplit("/", 1)[1]]
+    if not isinstance(node, dict):
+        return node
+    filled = dict(node)
+    properties = schema.get("properties", {})
+    for key, sub in properties.items():
+        if key not in filled and isinstance(sub, dict) and "default" in sub:
+            filled[key] = copy.deepcopy(sub["default"])
+    for key, value in filled.items():
+        sub = properties.get(key, schema.get("additionalProperties"))
+        if isinstance(sub, dict):
+            filled[key] = fill_defaults(value, sub, root)
+    return filled
 
 
 def _key_path(error: jsonschema.ValidationError) -> list[str]:
@@ -87,10 +132,10 @@ def _file_setting(path: list[str], sources: list[tuple[str, dict]]) -> str | Non
     return None
 
 
-def validate(config: dict, sources: list[tuple[str, dict]] | None = None) -> None:
+def validate(config: dict, sources: list[tuple[str, dict]] | None = None,
+             model_args: dict[str, dict] | None = None) -> None:
     """Raise ConfigError listing every problem, each with its dotted key path."""
-    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    validator = jsonschema.Draft202012Validator(schema)
+    validator = jsonschema.Draft202012Validator(_schema(model_args))
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     lines = []
     for error in errors:
@@ -133,6 +178,11 @@ def _semantic_errors(config: dict) -> list[tuple[str, str]]:
     return errors + _translation_errors(config)
 
 
+def experiment_section(study: dict, experiment: str, section: str) -> dict:
+    """A study-wide section (train, loss, decode, validate) with one experiment's overrides merged in."""
+    return {**study[section], **study["experiments"][experiment].get(section, {})}
+
+
 def _translation_errors(config: dict) -> list[tuple[str, str]]:
     study = config["translation"]
     errors = []
@@ -147,7 +197,7 @@ def _translation_errors(config: dict) -> list[tuple[str, str]]:
         parent = experiment.get("branch_from")
         if parent is not None:
             key = f"translation.experiments.{name}.branch_from"
-            steps = lambda e: {**study["train"], **study["experiments"][e].get("train", {})}["max_steps"]
+            steps = lambda e: experiment_section(study, e, "train")["max_steps"]
             if parent not in study["experiments"]:
                 errors.append((key, f"{parent!r} is not one of translation.experiments"))
             elif study["experiments"][parent].get("branch_from") is not None:
@@ -155,7 +205,7 @@ def _translation_errors(config: dict) -> list[tuple[str, str]]:
             elif steps(parent) >= steps(name):
                 errors.append((key, f"{parent!r} trains {steps(parent)} steps, not fewer than this experiment's "
                                     f"{steps(name)}"))
-        update_freq = {**study["train"], **experiment.get("train", {})}["update_freq"]
+        update_freq = experiment_section(study, name, "train")["update_freq"]
         if gpus > 1 and update_freq % gpus:
             errors.append((f"translation.experiments.{name}.train.update_freq",
                            f"{update_freq} must be a multiple of resources.translate_train.gpu ({gpus})"))

@@ -19,7 +19,7 @@ from test_pipeline import snakemake, workflow_copy
 
 pytestmark = pytest.mark.pipeline
 SMOKE = ("--configfile", "config/smoke.yaml")
-PROFILE = "workflow/profiles/slurm-ci"
+PROFILE = "profiles/slurm-ci"
 
 
 @pytest.fixture

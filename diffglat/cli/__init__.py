@@ -18,6 +18,7 @@ from ..provenance import provenance
 from ..training import Preempted
 from ..training.plan import cost_plan, format_plan, measured_throughput
 from . import synthetic, translation
+from .families import model_args_schemas
 # Exit status of a training run stopped by SIGTERM/SIGUSR1 after writing its checkpoint
 # (sysexits' EX_TEMPFAIL: try again). Snakemake counts it as a failure, so a retry or a SLURM
 # requeue runs the same command, which resumes.
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, model_args_schemas())
         if args.command == "synthetic":
             if args.step == "data":
                 synthetic.synthetic_data(config)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..config import ConfigError, section_hash
+from ..config import ConfigError, experiment_section, section_hash
 from ..data.batching import length_filter
 from ..data.benchmarks import paper_test_set, prepared_dir
 from ..data.bpe import BPE
@@ -51,15 +51,15 @@ def experiment_spec(config: dict, experiment: str) -> dict:
     if experiment not in study["experiments"]:
         raise ConfigError(f"translation.experiments has no experiment {experiment!r}; known: {sorted(study['experiments'])}")
     exp = study["experiments"][experiment]
-    decode = {**study["decode"], **exp.get("decode", {})}
+    decode = experiment_section(study, experiment, "decode")
     return {
         "model": exp["model"],
         "model_config": {**study["sizes"][exp["size"]], **exp.get("model_args", {})},
-        "train": {**study["train"], **exp.get("train", {})},
-        "loss": {**study["loss"], **exp.get("loss", {})},
+        "train": experiment_section(study, experiment, "train"),
+        "loss": experiment_section(study, experiment, "loss"),
         "decode": {MAIN_VARIANT: decode, **{name: {**decode, **overrides}
                                             for name, overrides in exp.get("decode_variants", {}).items()}},
-        "validate": {**study["validate"], **exp.get("validate", {}),
+        "validate": {**experiment_section(study, experiment, "validate"),
                      "decode": {**decode, **study["validate"]["decode"]}},
         "branch_from": exp.get("branch_from"),
         "dag_filter": study["dag_filter"],

@@ -1,11 +1,16 @@
 # Helpers shared by the rule files.
 
+from diffglat.cli.translation import experiment_spec
 from diffglat.data.benchmarks import paper_test_set
 
 
-def rule_resources(name):
-    """threads, mem_mb, runtime, gpu of one step from config `resources` (else `resources.default`)."""
-    return config["resources"].get(name, config["resources"]["default"])
+def step_resources(name):
+    """mem_mb, runtime (minutes) and gpu of one step, from config `resources` (else `resources.default`)."""
+    return {k: v for k, v in config["resources"].get(name, config["resources"]["default"]).items() if k != "threads"}
+
+
+def step_threads(name):
+    return config["resources"].get(name, config["resources"]["default"])["threads"]
 
 
 def python_launcher(gpus):
@@ -22,11 +27,9 @@ def config_stamp(*sections):
 
 
 def experiment_stamp(experiment):
-    """Everything in the translation section that shapes one experiment's model and outputs (all
-    study-wide settings and its own entry; not the benchmark list or other experiments): a change
-    reruns its jobs."""
-    study = {k: v for k, v in config["translation"].items() if k not in ("benchmarks", "experiments")}
-    return section_hash([study, config["translation"]["experiments"][experiment]])
+    """What one experiment is (cli/translation.experiment_spec: its settings with the study's defaults
+    merged in), hashed: a change reruns its jobs."""
+    return section_hash(experiment_spec(config, experiment))
 
 
 def translation_scores():

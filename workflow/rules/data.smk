@@ -26,11 +26,9 @@ rule prepare:
         stamp=lambda w: section_hash(preparation_inputs(config, w.benchmark)),
     log:
         f"{RESULTS}/logs/prepare_{{benchmark}}.log",
-    threads: rule_resources("prepare")["threads"]
+    threads: step_threads("prepare")
     resources:
-        mem_mb=rule_resources("prepare")["mem_mb"],
-        runtime=rule_resources("prepare")["runtime"],
-        gpu=rule_resources("prepare")["gpu"],
+        **step_resources("prepare"),
     conda:
         "../envs/diffglat.yaml"
     shell:

@@ -22,11 +22,9 @@ rule plan:
         stamp=section_hash(config),
     log:
         f"{RESULTS}/logs/plan.log",
-    threads: rule_resources("default")["threads"]
+    threads: step_threads("default")
     resources:
-        mem_mb=rule_resources("default")["mem_mb"],
-        runtime=rule_resources("default")["runtime"],
-        gpu=rule_resources("default")["gpu"],
+        **step_resources("default"),
     conda:
         "../envs/diffglat.yaml"
     shell:

@@ -22,11 +22,9 @@ rule report:
         config=RESOLVED_CONFIG,
     log:
         f"{RESULTS}/logs/report.log",
-    threads: rule_resources("report")["threads"]
+    threads: step_threads("report")
     resources:
-        mem_mb=rule_resources("report")["mem_mb"],
-        runtime=rule_resources("report")["runtime"],
-        gpu=rule_resources("report")["gpu"],
+        **step_resources("report"),
     conda:
         "../envs/diffglat.yaml"
     shell:

@@ -22,11 +22,9 @@ rule synthetic_data:
         stamp=config_stamp("synthetic", "data"),
     log:
         f"{RESULTS}/logs/synthetic_data.log",
-    threads: rule_resources("default")["threads"]
+    threads: step_threads("default")
     resources:
-        mem_mb=rule_resources("default")["mem_mb"],
-        runtime=rule_resources("default")["runtime"],
-        gpu=rule_resources("default")["gpu"],
+        **step_resources("default"),
     conda:
         "../envs/diffglat.yaml"
     shell:
@@ -44,14 +42,12 @@ rule synthetic_train:
             [config["synthetic"][k] for k in ("model", "train")]
             + [config["synthetic"]["experiments"][w.experiment]]
         ),
-        python=python_launcher(rule_resources("synthetic_train")["gpu"]),
+        python=python_launcher(step_resources("synthetic_train")["gpu"]),
     log:
         f"{RESULTS}/logs/synthetic_train_{{experiment}}.log",
-    threads: rule_resources("synthetic_train")["threads"]
+    threads: step_threads("synthetic_train")
     resources:
-        mem_mb=rule_resources("synthetic_train")["mem_mb"],
-        runtime=rule_resources("synthetic_train")["runtime"],
-        gpu=rule_resources("synthetic_train")["gpu"],
+        **step_resources("synthetic_train"),
     conda:
         "../envs/diffglat.yaml"
     shell:
@@ -69,11 +65,9 @@ rule synthetic_evaluate:
         config=RESOLVED_CONFIG,
     log:
         f"{RESULTS}/logs/synthetic_evaluate_{{experiment}}.log",
-    threads: rule_resources("default")["threads"]
+    threads: step_threads("default")
     resources:
-        mem_mb=rule_resources("default")["mem_mb"],
-        runtime=rule_resources("default")["runtime"],
-        gpu=rule_resources("default")["gpu"],
+        **step_resources("default"),
     conda:
         "../envs/diffglat.yaml"
     shell:

@@ -20,14 +20,12 @@ rule translate_train:
     params:
         config=RESOLVED_CONFIG,
         stamp=lambda w: experiment_stamp(w.mt_experiment),
-        python=python_launcher(rule_resources("translate_train")["gpu"]),
+        python=python_launcher(step_resources("translate_train")["gpu"]),
     log:
         f"{RESULTS}/logs/translate_train_{{benchmark}}_{{mt_experiment}}.log",
-    threads: rule_resources("translate_train")["threads"]
+    threads: step_threads("translate_train")
     resources:
-        mem_mb=rule_resources("translate_train")["mem_mb"],
-        runtime=rule_resources("translate_train")["runtime"],
-        gpu=rule_resources("translate_train")["gpu"],
+        **step_resources("translate_train"),
     conda:
         "../envs/diffglat.yaml"
     shell:
@@ -46,11 +44,9 @@ rule translate_evaluate:
         stamp=lambda w: experiment_stamp(w.mt_experiment),
     log:
         f"{RESULTS}/logs/translate_evaluate_{{benchmark}}_{{mt_experiment}}_{{testset}}_{{variant}}.log",
-    threads: rule_resources("default")["threads"]
+    threads: step_threads("default")
     resources:
-        mem_mb=rule_resources("default")["mem_mb"],
-        runtime=rule_resources("default")["runtime"],
-        gpu=rule_resources("default")["gpu"],
+        **step_resources("default"),
     conda:
         "../envs/diffglat.yaml"
     shell:
