@@ -79,11 +79,11 @@ def data_stats_tex(cells: list[Cell]) -> str:
         lines.append(" & ".join([latex_escape(name), paper, *values]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}",
               r"\addtocounter{table}{-1}\renewcommand{\thetable}{S2}",  # a supplementary table, not the paper's
-              r"\caption{Prepared translation benchmarks (cf.\ the paper's appendix H): training pairs read, "
-              r"dropped for an empty side or for sharing a sentence with a valid or test set, kept by the length "
-              r"filters of training (maximum length, length ratio, and the DA-Transformer filter: target at "
-              r"most half the decoder length), of which the DA-Transformer filter alone removes the "
-              r"DAT-filtered; mean training lengths in joint-BPE tokens.}",
+              (r"\caption{Prepared translation benchmarks (cf.\ the paper's appendix H): training pairs read, "
+               r"dropped for an empty side or for sharing a sentence with a valid or test set, kept by the length "
+               r"filters of training (maximum length, length ratio, and the DA-Transformer filter: target at "
+               r"most half the decoder length), of which the DA-Transformer filter alone removes the "
+               r"DAT-filtered; mean training lengths in joint-BPE tokens.}"),
               r"\label{tab:data}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from ..io import atomic_write_text  # noqa: E402
-from .tables import layer_scores  # noqa: E402
+from .tables import layer_scores, write_csv
 
 MODALITIES = ["I", "II", "III", "IV", "none"]
 # Figure 2 series: (label, experiment, layer) — the PML model's middle and last layers as in the
@@ -59,11 +56,8 @@ def figure2(stats: dict | None, scores: dict[str, dict], out_stem: Path) -> list
         ax.legend(fontsize=8, ncol=2)
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, out_stem)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["series"] + MODALITIES)
-    writer.writerows([[label] + [f"{v:.2f}" for v in values] for label, values in series])
-    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    write_csv(out_stem.with_suffix(".csv"), ["series"] + MODALITIES,
+              [[label] + [f"{v:.2f}" for v in values] for label, values in series])
     return missing
 
 
@@ -105,12 +99,8 @@ def bleu_figure(spec: dict, results: dict, benchmarks: list[str], columns: dict,
         ax.legend(fontsize=7)
     fig.suptitle(spec["title"], fontsize=10)
     save_figure(fig, out_stem)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["benchmark", "point", "bleu", "paper_bleu"])
-    writer.writerows([[b, label, "" if o is None else f"{o:.2f}", "" if p is None else f"{p:.2f}"]
-                      for b, label, o, p in rows])
-    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    write_csv(out_stem.with_suffix(".csv"), ["benchmark", "point", "bleu", "paper_bleu"],
+              [[b, label, "" if o is None else f"{o:.2f}", "" if p is None else f"{p:.2f}"] for b, label, o, p in rows])
     return missing
 
 
@@ -140,11 +130,8 @@ def learning_curves(results: dict, benchmark: str, out_stem: Path) -> bool:
             ax.legend(fontsize=6, ncol=2)
     axes[0].set_ylabel("validation BLEU (greedy)")
     save_figure(fig, out_stem)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["experiment", "step", "valid_bleu"])
-    writer.writerows([[e, v["step"], f"{v['score']:.2f}"] for e, vs in sorted(curves.items()) for v in vs])
-    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    write_csv(out_stem.with_suffix(".csv"), ["experiment", "step", "valid_bleu"],
+              [[e, v["step"], f"{v['score']:.2f}"] for e, vs in sorted(curves.items()) for v in vs])
     return True
 
 
@@ -181,10 +168,7 @@ def diffusion_figure(results: dict, benchmark: str, out_stem: Path) -> bool:
         ax.set_xlabel("training step", fontsize=8)
     fig.tight_layout()
     save_figure(fig, out_stem)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["experiment", "step", "transition", "differ_fraction"])
-    writer.writerows([[e, r["step"], r["name"].removeprefix("differ_t"), f"{r['value']:.4f}"]
-                      for e, rows in runs.items() for r in rows])
-    atomic_write_text(out_stem.with_suffix(".csv"), buffer.getvalue())
+    write_csv(out_stem.with_suffix(".csv"), ["experiment", "step", "transition", "differ_fraction"],
+              [[e, r["step"], r["name"].removeprefix("differ_t"), f"{r['value']:.4f}"]
+               for e, rows in runs.items() for r in rows])
     return True

@@ -6,9 +6,10 @@ the report says "not run", never a made-up value.
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import pandas as pd
 
 from ..io import atomic_write_text
 
@@ -72,12 +73,15 @@ def table2_cells(paper: dict, stats: dict | None, scores: dict[str, dict], scale
     return cells
 
 
-def write_tidy_csv(cells: list[Cell], path) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(TIDY_COLUMNS)
-    writer.writerows([[c.table, c.row, c.column, c.paper, c.reproduced, c.scale] for c in cells])
-    atomic_write_text(path, buffer.getvalue())
+def write_csv(path: str | Path, columns: list[str], rows: list) -> None:
+    """A header and one line per row, "\\n"-terminated, quoted only where needed (as the csv module
+    does). Values are written as given: dtype=object keeps pandas from turning ints into floats."""
+    frame = pd.DataFrame(rows, columns=columns, dtype=object)
+    atomic_write_text(path, frame.to_csv(index=False, lineterminator="\n"))
+
+
+def write_tidy_csv(cells: list[Cell], path: str | Path) -> None:
+    write_csv(path, TIDY_COLUMNS, [astuple(c) for c in cells])
 
 
 def latex_escape(text: str) -> str:
@@ -137,7 +141,7 @@ def memorisation_probe_tex(scores: dict[str, dict]) -> str:
                          f"{probe['token_accuracy']:.1f} & {probe['sequence_accuracy']:.1f} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}",
               r"\addtocounter{table}{-1}\renewcommand{\thetable}{S1}",  # a supplementary table, not the paper's
-              r"\caption{Memorisation probe on training pairs (\%): accuracy against each pair's own reference "
-              r"(chance: 25\% for four modalities, 50\% for PML's two) and against the closest valid target.}",
+              (r"\caption{Memorisation probe on training pairs (\%): accuracy against each pair's own reference "
+               r"(chance: 25\% for four modalities, 50\% for PML's two) and against the closest valid target.}"),
               r"\label{tab:probe}", r"\end{table}"]
     return "\n".join(lines) + "\n"

@@ -132,8 +132,8 @@ def before_after_tex(previous: dict | None, results: dict) -> str:
         lines.append(f"{latex_escape(row['experiment'])} & {latex_escape(row['variant'])} & {before_pairs} & "
                      f"{now_pairs} & {row['bleu']:.2f} & {now} & {change} \\\\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S3}",
-              f"\\caption{{{latex_escape(previous['caption'])}: {latex_escape(previous['source'])} against this "
-              f"run, {latex_escape(previous['benchmark'])}.}}",
+              (f"\\caption{{{latex_escape(previous['caption'])}: {latex_escape(previous['source'])} against this "
+               f"run, {latex_escape(previous['benchmark'])}.}}"),
               r"\label{tab:before-after}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -160,8 +160,8 @@ def convergence_tex(results: dict, config: dict) -> str:
     plateau = config["translation"]["validate"]["plateau"]
     window = plateau["patience"] if plateau else 3
     lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{llrrrlrr}", r"\toprule",
-             r"Benchmark & Experiment & Steps & Epochs & Min & Stopped & Best valid BLEU (step) & "
-             f"Gain, last {window} \\\\", r"\midrule"]
+             (r"Benchmark & Experiment & Steps & Epochs & Min & Stopped & Best valid BLEU (step) & "
+              f"Gain, last {window} \\\\"), r"\midrule"]
     for (benchmark, experiment, variant), s in sorted(results.items()):
         if variant != MAIN_VARIANT:
             continue
@@ -178,9 +178,9 @@ def convergence_tex(results: dict, config: dict) -> str:
     rule = (f"stops a run once its last {plateau['patience']} validations gain less than {plateau['min_gain']} "
             "BLEU over the best before them" if plateau else "is off: every run trains its max. steps")
     lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S4}",
-              f"\\caption{{How far each model trained. Min: its own wall time (a branch without its parent's "
-              f"shared warm-up). Steps and epochs of a branch include its parent's. The plateau rule "
-              f"(translation.validate.plateau) {latex_escape(rule)}; the last column is that gain at the run's "
-              f"end (near zero or negative: flat).}}",
+              (f"\\caption{{How far each model trained. Min: its own wall time (a branch without its parent's "
+               f"shared warm-up). Steps and epochs of a branch include its parent's. The plateau rule "
+               f"(translation.validate.plateau) {latex_escape(rule)}; the last column is that gain at the run's "
+               f"end (near zero or negative: flat).}}"),
               r"\label{tab:convergence}", r"\end{table}"]
     return "\n".join(lines) + "\n"
