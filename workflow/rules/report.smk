@@ -2,6 +2,12 @@
 # job it runs wherever the executor sends it (on a cluster: a compute node, through sbatch).
 
 
+from diffglat.report import report_outputs
+
+# The same helper names the files for the report when it writes them.
+REPORT_OUTPUTS = report_outputs(config)
+
+
 localrules:
     report,
 
@@ -14,10 +20,7 @@ rule report:
         translation=translation_scores(),
         plan=rules.plan.output,
     output:
-        pdf=f"{REPORTS}/diffglat-report.pdf",
-        tables=expand(f"{REPORTS}/tables/table{{n}}.{{ext}}", n=[1, 2, 3, 6, 8], ext=["csv", "tex"]),
-        data_stats=f"{REPORTS}/tables/data_stats.csv",
-        figures=expand(f"{REPORTS}/figures/figure{{n}}.{{ext}}", n=[2, 5, 6, 8, 9, 10], ext=["pdf", "png", "csv"]),
+        **REPORT_OUTPUTS,
     params:
         config=RESOLVED_CONFIG,
     log:
