@@ -28,6 +28,8 @@ test: setup
 
 lint: setup
 	snakemake --lint
+	snakefmt --check Snakefile workflow/rules
+	ruff check .
 
 clean:
 	rm -rf data results reports .snakemake

@@ -51,7 +51,7 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.report.output,
         expand(rules.prepare.output.stats, benchmark=PREPARED_BENCHMARKS),
-    default_target: True

@@ -104,10 +104,10 @@ def run_variant(variant: str, size: str, path: str, repeats: int, measure: str) 
     match, links, tl, gl = torch.load(path)
     weights = torch.linspace(0.5, 1.5, B)  # d loss / d log P(y): not all ones
 
-    def forward_backward(m, l, f=function, w=weights, lengths=(tl, gl)):
-        m, l = m.detach().requires_grad_(), l.detach().requires_grad_()
-        ll = f(m, l, lengths[0][: len(m)], lengths[1][: len(m)])
-        grads = torch.autograd.grad((ll * w[: len(m)].to(ll.dtype)).sum(), (m, l))
+    def forward_backward(m, k, f=function, w=weights, lengths=(tl, gl)):
+        m, k = m.detach().requires_grad_(), k.detach().requires_grad_()  # match, links
+        ll = f(m, k, lengths[0][: len(m)], lengths[1][: len(m)])
+        grads = torch.autograd.grad((ll * w[: len(m)].to(ll.dtype)).sum(), (m, k))
         return ll.detach(), *grads
 
     small = inputs(2, 5, 40, seed=1)  # a warm-up: one-off allocations (thread pools, BLAS) do not count

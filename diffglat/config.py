@@ -145,7 +145,8 @@ def validate(config: dict, sources: list[tuple[str, dict]] | None = None,
             message = f"unknown key (allowed here: {', '.join(sorted(error.schema.get('properties', {})))})"
         else:
             message = error.message
-        origin = _file_setting(path, sources or [])
+        # a missing key: the file that set the mapping it is missing from
+        origin = _file_setting(path[:-1] if error.validator == "required" else path, sources or [])
         lines.append(f"  {key}: {message}" + (f"  [set in {origin}]" if origin else ""))
     lines += [f"  {key}: {message}" for key, message in _semantic_errors(config)] if not lines else []
     if lines:
@@ -197,7 +198,8 @@ def _translation_errors(config: dict) -> list[tuple[str, str]]:
         parent = experiment.get("branch_from")
         if parent is not None:
             key = f"translation.experiments.{name}.branch_from"
-            steps = lambda e: experiment_section(study, e, "train")["max_steps"]
+            def steps(e):
+                return experiment_section(study, e, "train")["max_steps"]
             if parent not in study["experiments"]:
                 errors.append((key, f"{parent!r} is not one of translation.experiments"))
             elif study["experiments"][parent].get("branch_from") is not None:

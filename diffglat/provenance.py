@@ -16,7 +16,8 @@ def git_commit() -> str:
     """HEAD of the checkout this package runs from, with '-dirty' when tracked files changed."""
     root = Path(__file__).resolve().parent.parent
     try:
-        run = lambda *args: subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+        def run(*args):
+            return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         commit = run("rev-parse", "--short=12", "HEAD")
         return commit + ("-dirty" if run("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):

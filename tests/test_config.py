@@ -6,6 +6,7 @@ import sys
 import pytest
 import yaml
 
+from diffglat.cli.families import FAMILIES, build_model, model_args_schemas
 from diffglat.config import ConfigError, deep_merge, load_config
 
 BASE = "config/config.yaml"
@@ -20,7 +21,7 @@ def write(tmp_path, text):
 @pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "gpu.yaml", "paper.yaml"])
 def test_shipped_configs_are_valid(repo, name):
     files = [repo / BASE] + ([repo / "config" / name] if name != "config.yaml" else [])
-    config = load_config(files)
+    config = load_config(files, model_args_schemas())
     assert config["synthetic"]["model"]["encoder_layers"] >= 1
 
 
@@ -123,3 +124,47 @@ def test_no_plateau_can_cut_a_shared_warm_up_short(repo, name):
         plateau = validate["plateau"]
         earliest = plateau and max(plateau.get("min_steps", 0), (plateau["patience"] + 1) * validate["every"])
         assert not plateau or earliest >= steps, (name, experiment, earliest, steps)
+
+
+@pytest.mark.parametrize("text, key, words", [
+    ("translation: {experiments: {ctc: {model_args: {upsampel: 2}}}}", "translation.experiments.ctc.model_args.upsampel",
+     "unknown key (allowed here: max_positions, upsample)"),
+    ("translation: {experiments: {glat: {model_args: {glance_start: 1.5}}}}",
+     "translation.experiments.glat.model_args.glance_start", "greater than the maximum of 1"),
+    ("translation: {experiments: {diffglat_1: {model_args: {diffusion: gaussian}}}}",
+     "translation.experiments.diffglat_1.model_args.diffusion", "is not one of"),
+    ("translation: {experiments: {x: {model: dat, size: base}}}", "translation.experiments.x.model_args",
+     "'model_args' is a required property"),
+    ("translation: {experiments: {x: {model: dta, size: base}}}", "translation.experiments.x.model", "is not one of"),
+])
+def test_model_args_are_typed_per_family(repo, tmp_path, text, key, words):
+    with pytest.raises(ConfigError) as err:
+        load_config([repo / BASE, write(tmp_path, text)], model_args_schemas())
+    line = next(line for line in str(err.value).splitlines() if line.strip().startswith(key))
+    assert words in line and "[set in" in line and "override.yaml" in line, str(err.value)
+
+
+def test_the_schema_of_every_family_names_its_constructor_arguments():
+    """Each typed argument is one the model accepts (with the required ones alone, it builds)."""
+    size = {"encoder_layers": 1, "decoder_layers": 3, "d_model": 16, "heads": 2, "ffn_dim": 32, "dropout": 0.0,
+            "positions": "learned"}
+    example = {"integer": 3, "number": 0.5}
+    for name, family in FAMILIES.items():
+        required = {arg: example[family.args[arg]["type"]] for arg in family.required}
+        build_model(name, {**size, **required}, 50, 1)
+        for arg, schema in family.args.items():
+            value = schema.get("default", required.get(arg, example.get(schema.get("type"))))
+            if value is None:  # an enum without a default
+                value = schema["enum"][0]
+            build_model(name, {**size, **required, arg: value}, 50, 1)  # a TypeError if the model has no such argument
+
+
+def test_registry_is_the_base_layer_and_defaults_fill_once(repo, tmp_path):
+    config = load_config([repo / BASE])
+    assert config["benchmarks"]["news_mini_en_de"]["max_ratio"] == 3.0  # the schema's default
+    assert config["benchmarks"]["multi30k_en_de"]["max_length"] == 100  # the registry's own value
+    override = "benchmarks: {multi30k_en_de: {max_ratio: 1.5}, mine_xx_yy: {source: en, target: de, train: [a], " \
+               "valid: [b], test: {t: [c]}, vocab_size: 400}}"
+    config = load_config([repo / BASE, write(tmp_path, override)])
+    assert config["benchmarks"]["multi30k_en_de"]["max_ratio"] == 1.5
+    assert config["benchmarks"]["mine_xx_yy"]["max_length"] == 250 and config["benchmarks"]["mine_xx_yy"]["max_ratio"] == 3.0

@@ -174,7 +174,8 @@ def test_viterbi_decoding_equals_brute_force(joint, beta):
 
 def test_lookahead_on_a_hand_built_graph():
     # 4 vertices; from 0 the link prefers vertex 1 (0.6 vs 0.4), but vertex 2's token is far more certain.
-    p = lambda x: math.log(x)
+    def p(x):
+        return math.log(x)
     links = torch.full((1, 4, 4), NEG_INF)
     links[0, 0, 1], links[0, 0, 2] = p(0.6), p(0.4)
     links[0, 1, 3] = links[0, 2, 3] = 0.0

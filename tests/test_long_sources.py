@@ -9,7 +9,7 @@ from diffglat.cli.translation import sized_positions
 from diffglat.data.dictionary import Dictionary
 from diffglat.cli.families import build_criterion, build_model, generate
 
-from helpers import MAX_NUMBER, tiny_dataset
+from helpers import tiny_dataset
 
 TINY = dict(encoder_layers=1, decoder_layers=2, d_model=16, heads=2, ffn_dim=32, dropout=0.1, positions="learned")
 FAMILIES = {"glat_dat": dict(upsample=8, glance_start=0.5, glance_end=0.1, glance_steps=10),

@@ -94,7 +94,8 @@ def test_beam_finds_a_sequence_at_least_as_likely_as_greedy():
     greedy = ar_greedy(model, src, max_len=6, bos=d.bos, eos=d.eos)
     beam, scores = ar_beam(model, src, max_len=6, bos=d.bos, eos=d.eos, beam=5, length_penalty=0.0)
     for b in range(8):
-        trim = lambda row: row[: (row == d.eos).nonzero()[0, 0] + 1] if (row == d.eos).any() else row[row != d.pad]
+        def trim(row):
+            return row[: (row == d.eos).nonzero()[0, 0] + 1] if (row == d.eos).any() else row[row != d.pad]
         g, k = trim(greedy[b]), trim(beam[b])
         assert sequence_logprob(model, src[b], k, d.bos) == pytest.approx(float(scores[b]), abs=1e-4)
         assert float(scores[b]) >= sequence_logprob(model, src[b], g, d.bos) - 1e-4

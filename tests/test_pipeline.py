@@ -22,6 +22,7 @@ def workflow_copy(repo: Path, tmp_path: Path) -> Path:
     shutil.copy(repo / "Snakefile", work)
     shutil.copytree(repo / "workflow", work / "workflow")
     shutil.copytree(repo / "config", work / "config")
+    shutil.copytree(repo / "profiles", work / "profiles")
     (work / "diffglat").symlink_to(repo / "diffglat")
     (tmp_path / "shared").symlink_to(repo.parent / "shared")  # the offline corpora, as beside a checkout
     return work
@@ -41,12 +42,54 @@ def test_lint_is_clean(repo, tmp_path):
     assert "Congratulations" in run.stdout + run.stderr
 
 
-def test_dry_run_lists_every_rule(repo, tmp_path):
-    run = snakemake(workflow_copy(repo, tmp_path), "-n")
+def test_dry_run_lists_every_rule_and_writes_nothing(repo, tmp_path):
+    work = workflow_copy(repo, tmp_path)
+    run = snakemake(work, "-n")
     assert run.returncode == 0, run.stderr
     for rule in ("synthetic_data", "synthetic_train", "synthetic_evaluate", "translate_train", "translate_evaluate",
                  "report", "all"):
         assert f"rule {rule}:" in run.stdout + run.stderr
+    # plain `snakemake` loads the workflow's default profile (profiles/ beside the Snakefile)
+    assert "Using workflow specific profile profiles/default" in run.stdout + run.stderr
+    assert not (work / "results").exists()  # the resolved config is written only when jobs run
+
+
+@pytest.mark.parametrize("bad, key, message", [
+    ({"ctc": {"model_args": {"upsampel": 2}}}, "translation.experiments.ctc.model_args.upsampel", "unknown key"),
+    ({"glat": {"model_args": {"glance_start": 1.5}}}, "translation.experiments.glat.model_args.glance_start",
+     "greater than the maximum of 1"),
+    ({"dat": {"model": "dta"}}, "translation.experiments.dat.model", "is not one of"),
+])
+def test_dry_run_rejects_a_bad_model_argument_naming_key_and_file(repo, tmp_path, bad, key, message):
+    work = workflow_copy(repo, tmp_path)
+    (work / "config" / "bad.yaml").write_text(json.dumps({"translation": {"experiments": bad}}))
+    run = snakemake(work, "-n", "--configfile", "config/bad.yaml")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert key in out and message in out and "[set in config/bad.yaml]" in out, out
+    assert "rule " not in out and not (work / "results").exists()  # before any job
+
+
+def test_a_failing_job_shows_its_own_error_on_the_console(repo, tmp_path):
+    """profiles/default (show-failed-logs) prints the job's log: here prepare's error on a corpus
+    whose sides differ in length, naming both files."""
+    work = workflow_copy(repo, tmp_path)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "train.en").write_text("a b\nc d\n")
+    (corpus / "train.de").write_text("a b\n")
+    for split in ("valid", "test"):
+        (corpus / f"{split}.en").write_text("a b\n")
+        (corpus / f"{split}.de").write_text("a b\n")
+    entry = {"source": "en", "target": "de", "train": [str(corpus / "train")], "valid": [str(corpus / "valid")],
+             "test": {"test": [str(corpus / "test")]}, "vocab_size": 300}
+    (work / "config" / "broken.yaml").write_text(json.dumps({"benchmarks": {"broken_en_de": entry},
+                                                             "prepare": {"benchmarks": ["broken_en_de"]}}))
+    run = snakemake(work, "--configfile", "config/smoke.yaml", "config/broken.yaml",
+                    "data/smoke/prepared/broken_en_de/stats.json")
+    out = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"line counts differ: {corpus / 'train.en'} has 2 lines, {corpus / 'train.de'} has 1" in out, out
 
 
 def test_smoke_pipeline_produces_report(repo, tmp_path):

@@ -68,7 +68,8 @@ def test_bf16_training_follows_float32(kind, settings):
     f32, model32, _ = train_curve(kind, torch.float32, 200, settings)
     b16, model16, _ = train_curve(kind, torch.bfloat16, 200, settings)
     assert f32[-25:].mean() < 0.1 * f32[:25].mean()  # it learned
-    windows = lambda x: x.reshape(-1, 25).mean(1)
+    def windows(x):
+        return x.reshape(-1, 25).mean(1)
     assert np.abs(windows(f32) - windows(b16)).max() < 0.05, (windows(f32), windows(b16))
     unseen, d = one_modality_dataset(128, seed=1)
     src = unseen.collate(np.arange(128))["src"]

@@ -124,8 +124,9 @@ def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
     model.to(device).eval()
     final_layer = checkpoint["model_config"]["decoder_layers"]
     layers = (final_layer,) if family(checkpoint["kind"]).autoregressive else tuple(range(1, final_layer + 1))
-    decode = lambda split: decode_synthetic(model, checkpoint["kind"], syn.SyntheticDataset(split, dictionary, max_number),
-                                            layers, data_cfg["seq_len"], device)
+    def decode(split):
+        return decode_synthetic(model, checkpoint["kind"], syn.SyntheticDataset(split, dictionary, max_number),
+                                layers, data_cfg["seq_len"], device)
 
     split = syn.read_split(synthetic_data_dir(config) / f"{split_name}.tsv", max_number)
     start = time.perf_counter()

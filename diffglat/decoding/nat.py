@@ -22,7 +22,8 @@ def length_beam(model, src: torch.Tensor, beam: int) -> torch.Tensor:
     memory, memory_pad = model.encode(src)
     classes = model.length(memory, memory_pad).topk(beam, dim=-1).indices  # [B, k]
     lengths = model.length.lengths((~memory_pad).sum(1), classes).flatten()  # [B*k], sentence-major
-    repeat = lambda x: x.repeat_interleave(beam, dim=0)
+    def repeat(x):
+        return x.repeat_interleave(beam, dim=0)
     output = model.decode(repeat(src), repeat(memory), repeat(memory_pad), lengths)
     scores, tokens = torch.log_softmax(output.logits.float(), dim=-1).max(-1)  # [B*k, T]
     mean_score = scores.masked_fill(output.decoder_pad, 0.0).sum(-1) / lengths

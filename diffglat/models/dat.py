@@ -44,7 +44,8 @@ class DagLinks(nn.Module):
         B, L, D = hidden.shape
         with torch.autocast(device_type=hidden.device.type, enabled=False):
             features = torch.cat([hidden.float(), self.positions.weight[:L].float().expand(B, L, D)], dim=-1)
-            split = lambda x: x.view(B, L, self.heads, D // self.heads).transpose(1, 2)  # [B, H, L, D/H]
+            def split(x):
+                return x.view(B, L, self.heads, D // self.heads).transpose(1, 2)  # [B, H, L, D/H]
             q, k = split(self.query(features)), split(self.key(features))
             scores = q @ k.transpose(-1, -2) / math.sqrt(D // self.heads)  # [B, H, L, L]
             later = torch.ones(L, L, dtype=torch.bool, device=hidden.device).triu(1)

@@ -93,7 +93,8 @@ class Attention(nn.Module):
         # cache (incremental decoding): keys/values computed so far. Self-attention appends this
         # step's; cross-attention (static) computes the encoder's once and reuses them.
         B, T, D = query.shape
-        split = lambda x: x.view(B, -1, self.heads, D // self.heads).transpose(1, 2)  # [B, H, n, D/H]
+        def split(x):
+            return x.view(B, -1, self.heads, D // self.heads).transpose(1, 2)  # [B, H, n, D/H]
         q = split(self.q(query))
         if cache is not None and static and "k" in cache:
             k, v = cache["k"], cache["v"]

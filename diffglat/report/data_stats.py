@@ -66,7 +66,8 @@ def data_stats_tex(cells: list[Cell]) -> str:
     rows = {}
     for cell in cells:
         rows.setdefault(cell.row, {})[cell.column] = cell
-    stacked = lambda name: r"\shortstack{" + r"\\".join(latex_escape(name).split()) + "}"  # one word a line
+    def stacked(name):
+        return r"\shortstack{" + r"\\".join(latex_escape(name).split()) + "}"  # one word a line
     header = " & ".join(map(stacked, ["benchmark", "paper train", *columns]))
     lines = [r"\begin{table}[H]", r"\centering", r"\setlength{\tabcolsep}{3pt}", r"\resizebox{\textwidth}{!}{%",
              f"\\begin{{tabular}}{{l{'r' * (len(columns) + 1)}}}", r"\toprule", header + r" \\", r"\midrule"]

@@ -21,16 +21,16 @@ rule prepare:
         lambda w: BENCHMARK_FILES[w.benchmark],
     output:
         stats=str(prepared_dir(config, "{benchmark}") / "stats.json"),
-    params:
-        config=RESOLVED_CONFIG,
-        stamp=lambda w: section_hash(preparation_inputs(config, w.benchmark)),
     log:
         f"{RESULTS}/logs/prepare_{{benchmark}}.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("prepare")
     resources:
         **step_resources("prepare"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=lambda w: section_hash(preparation_inputs(config, w.benchmark)),
     shell:
         "python -m diffglat prepare --config {params.config} --benchmark {wildcards.benchmark} --threads {threads} "
         "> {log} 2>&1"

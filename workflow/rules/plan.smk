@@ -17,16 +17,16 @@ rule plan:
     output:
         run=f"{RESULTS}/plan/run.json",
         paper=f"{RESULTS}/plan/paper.json",
-    params:
-        config=RESOLVED_CONFIG,
-        stamp=section_hash(config),
     log:
         f"{RESULTS}/logs/plan.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("default")
     resources:
         **step_resources("default"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=section_hash(config),
     shell:
         "(python -m diffglat plan --config {params.config} --measured --json {output.run}"
         " && python -m diffglat plan --config {input.paper} --json {output.paper}) > {log} 2>&1"

@@ -21,14 +21,14 @@ rule report:
         plan=rules.plan.output,
     output:
         **REPORT_OUTPUTS,
-    params:
-        config=RESOLVED_CONFIG,
     log:
         f"{RESULTS}/logs/report.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("report")
     resources:
         **step_resources("report"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
     shell:
         "python -m diffglat report --config {params.config} > {log} 2>&1"

@@ -17,16 +17,16 @@ rule synthetic_data:
         valid=f"{DATA}/synthetic/valid.tsv",
         test=f"{DATA}/synthetic/test.tsv",
         stats=f"{DATA}/synthetic/stats.json",
-    params:
-        config=RESOLVED_CONFIG,
-        stamp=config_stamp("synthetic", "data"),
     log:
         f"{RESULTS}/logs/synthetic_data.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("default")
     resources:
         **step_resources("default"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=config_stamp("synthetic", "data"),
     shell:
         "python -m diffglat synthetic data --config {params.config} > {log} 2>&1"
 
@@ -36,20 +36,19 @@ rule synthetic_train:
         rules.synthetic_data.output.train,
     output:
         f"{RESULTS}/synthetic/{{experiment}}/model.pt",
-    params:
-        config=RESOLVED_CONFIG,
-        stamp=lambda w: section_hash(
-            [config["synthetic"][k] for k in ("model", "train")]
-            + [config["synthetic"]["experiments"][w.experiment]]
-        ),
-        python=python_launcher(step_resources("synthetic_train")["gpu"]),
     log:
         f"{RESULTS}/logs/synthetic_train_{{experiment}}.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("synthetic_train")
     resources:
         **step_resources("synthetic_train"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=lambda w: section_hash(
+            [config["synthetic"][k] for k in ("model", "train")] + [config["synthetic"]["experiments"][w.experiment]]
+        ),
+        python=python_launcher(step_resources("synthetic_train")["gpu"]),
     shell:
         "{params.python} -m diffglat synthetic train --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
 
@@ -61,14 +60,14 @@ rule synthetic_evaluate:
     output:
         scores=f"{RESULTS}/synthetic/{{experiment}}/test.scores.json",
         hypotheses=f"{RESULTS}/synthetic/{{experiment}}/test.hyp",
-    params:
-        config=RESOLVED_CONFIG,
     log:
         f"{RESULTS}/logs/synthetic_evaluate_{{experiment}}.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("default")
     resources:
         **step_resources("default"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
     shell:
         "python -m diffglat synthetic evaluate --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"

@@ -17,17 +17,17 @@ rule translate_train:
         branch_parent,
     output:
         f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/model.pt",
+    log:
+        f"{RESULTS}/logs/translate_train_{{benchmark}}_{{mt_experiment}}.log",
+    conda:
+        "../envs/diffglat.yaml"
+    threads: step_threads("translate_train")
+    resources:
+        **step_resources("translate_train"),
     params:
         config=RESOLVED_CONFIG,
         stamp=lambda w: experiment_stamp(w.mt_experiment),
         python=python_launcher(step_resources("translate_train")["gpu"]),
-    log:
-        f"{RESULTS}/logs/translate_train_{{benchmark}}_{{mt_experiment}}.log",
-    threads: step_threads("translate_train")
-    resources:
-        **step_resources("translate_train"),
-    conda:
-        "../envs/diffglat.yaml"
     shell:
         "{params.python} -m diffglat translate train --config {params.config} --benchmark {wildcards.benchmark} "
         "--experiment {wildcards.mt_experiment} > {log} 2>&1"
@@ -39,16 +39,16 @@ rule translate_evaluate:
     output:
         scores=f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/{{testset}}.{{variant}}.scores.json",
         hypotheses=f"{RESULTS}/{{benchmark}}/{{mt_experiment}}/{{testset}}.{{variant}}.hyp",
-    params:
-        config=RESOLVED_CONFIG,
-        stamp=lambda w: experiment_stamp(w.mt_experiment),
     log:
         f"{RESULTS}/logs/translate_evaluate_{{benchmark}}_{{mt_experiment}}_{{testset}}_{{variant}}.log",
+    conda:
+        "../envs/diffglat.yaml"
     threads: step_threads("default")
     resources:
         **step_resources("default"),
-    conda:
-        "../envs/diffglat.yaml"
+    params:
+        config=RESOLVED_CONFIG,
+        stamp=lambda w: experiment_stamp(w.mt_experiment),
     shell:
         "python -m diffglat translate evaluate --config {params.config} --benchmark {wildcards.benchmark} "
         "--experiment {wildcards.mt_experiment} --variant {wildcards.variant} > {log} 2>&1"
