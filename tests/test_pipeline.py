@@ -85,11 +85,14 @@ def test_a_failing_job_shows_its_own_error_on_the_console(repo, tmp_path):
              "test": {"test": [str(corpus / "test")]}, "vocab_size": 300}
     (work / "config" / "broken.yaml").write_text(json.dumps({"benchmarks": {"broken_en_de": entry},
                                                              "prepare": {"benchmarks": ["broken_en_de"]}}))
-    run = snakemake(work, "--configfile", "config/smoke.yaml", "config/broken.yaml",
-                    "data/smoke/prepared/broken_en_de/stats.json")
-    out = run.stdout + run.stderr
-    assert run.returncode != 0
-    assert f"line counts differ: {corpus / 'train.en'} has 2 lines, {corpus / 'train.de'} has 1" in out, out
+    run = snakemake(work, "data/smoke/prepared/broken_en_de/stats.json",
+                    "--configfile", "config/smoke.yaml", "config/broken.yaml")
+    error = f"line counts differ: {corpus / 'train.en'} has 2 lines, {corpus / 'train.de'} has 1"
+    assert run.returncode != 0 and error in run.stdout + run.stderr, run.stdout + run.stderr
+    # without the profile Snakemake says only "check log file(s)": the profile is what prints it
+    bare = snakemake(work, "data/smoke/prepared/broken_en_de/stats.json", "--workflow-profile", "none",
+                     "--configfile", "config/smoke.yaml", "config/broken.yaml")
+    assert bare.returncode != 0 and error not in bare.stdout + bare.stderr
 
 
 def test_smoke_pipeline_produces_report(repo, tmp_path):
