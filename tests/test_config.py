@@ -168,3 +168,11 @@ def test_registry_is_the_base_layer_and_defaults_fill_once(repo, tmp_path):
     config = load_config([repo / BASE, write(tmp_path, override)])
     assert config["benchmarks"]["multi30k_en_de"]["max_ratio"] == 1.5
     assert config["benchmarks"]["mine_xx_yy"]["max_length"] == 250 and config["benchmarks"]["mine_xx_yy"]["max_ratio"] == 3.0
+
+
+def test_version_names_package_and_commit(repo):
+    import diffglat
+    run = subprocess.run([sys.executable, "-m", "diffglat", "--version"], capture_output=True, text=True, cwd=repo)
+    head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, cwd=repo).stdout.strip()
+    assert run.returncode == 0
+    assert run.stdout.startswith(f"diffglat {diffglat.__version__} (git commit {head}"), run.stdout

@@ -14,7 +14,8 @@ from ..config import ConfigError, load_config, section_hash
 from ..data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark
 from ..data.prepare import prepare_benchmark
 from ..io import atomic_write_json
-from ..provenance import provenance
+from .. import __version__
+from ..provenance import git_commit, provenance
 from ..training import Preempted
 from ..training.plan import cost_plan, format_plan, measured_throughput
 from . import synthetic, translation
@@ -48,8 +49,17 @@ def plan(config: dict, json_path: str | None, measured: bool) -> None:
 
 
 # ---- entry point ----------------------------------------------------------------------------
+class PrintVersion(argparse.Action):
+    """--version: the package version and the git commit it runs from (asked of git only then)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"diffglat {__version__} (git commit {git_commit()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="diffglat", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action=PrintVersion, nargs=0, help="print the version and git commit, then exit")
     config_args = argparse.ArgumentParser(add_help=False)
     config_args.add_argument("--config", "--configfile", dest="config", nargs="+", required=True, metavar="FILE",
                              help="config YAML files, merged in order (later ones override)")
