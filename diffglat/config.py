@@ -69,7 +69,7 @@ def resolve(config: dict, sources: list[tuple[str, dict]], model_args: dict[str,
     registry = read_yaml(REGISTRY_PATH)
     schema = _schema(model_args)
     merged = fill_defaults(deep_merge(registry, config), schema, schema)
-    validate(merged, [(str(REGISTRY_PATH), registry), *sources], model_args)
+    _check(merged, [(str(REGISTRY_PATH), registry), *sources], schema)
     return merged
 
 
@@ -135,7 +135,11 @@ def _file_setting(path: list[str], sources: list[tuple[str, dict]]) -> str | Non
 def validate(config: dict, sources: list[tuple[str, dict]] | None = None,
              model_args: dict[str, dict] | None = None) -> None:
     """Raise ConfigError listing every problem, each with its dotted key path."""
-    validator = jsonschema.Draft202012Validator(_schema(model_args))
+    _check(config, sources, _schema(model_args))
+
+
+def _check(config: dict, sources: list[tuple[str, dict]] | None, schema: dict) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: [str(p) for p in e.absolute_path])
     lines = []
     for error in errors:

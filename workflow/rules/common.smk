@@ -4,13 +4,17 @@ from diffglat.cli.translation import experiment_spec
 from diffglat.data.benchmarks import paper_test_set
 
 
+def step_settings(name):
+    """threads, mem_mb, runtime (minutes) and gpu of one step: config `resources` (else `resources.default`)."""
+    return config["resources"].get(name, config["resources"]["default"])
+
+
 def step_resources(name):
-    """mem_mb, runtime (minutes) and gpu of one step, from config `resources` (else `resources.default`)."""
-    return {k: v for k, v in config["resources"].get(name, config["resources"]["default"]).items() if k != "threads"}
+    return {k: v for k, v in step_settings(name).items() if k != "threads"}
 
 
 def step_threads(name):
-    return config["resources"].get(name, config["resources"]["default"])["threads"]
+    return step_settings(name)["threads"]
 
 
 def python_launcher(gpus):
