@@ -4,7 +4,7 @@
 # Every rule calls one `diffglat` subcommand, so each step also runs by hand. profiles/default
 # (loaded by plain `snakemake`) prints a failing job's log and reruns incomplete jobs.
 
-import os
+from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version
@@ -21,8 +21,11 @@ configfile: "config/config.yaml"
 # The whole config, model_args included, is checked before any job: each error names the key and
 # the file that set it. The benchmark registry and the schema's defaults are merged in.
 try:
-    # (Snakemake hands the --configfile paths over absolute: named here as the user gave them, relative)
-    CONFIG_FILES = [os.path.relpath(f) for f in ["config/config.yaml", *workflow.overwrite_configfiles]]
+    # (Snakemake hands the --configfile paths over absolute: those inside this folder are named relative)
+    CONFIG_FILES = [
+        str(Path(f).resolve().relative_to(Path.cwd())) if Path(f).resolve().is_relative_to(Path.cwd()) else f
+        for f in ["config/config.yaml", *workflow.overwrite_configfiles]
+    ]
     CONFIG_SOURCES = [(f, read_yaml(f)) for f in CONFIG_FILES]
     RESOLVED = resolve(config, CONFIG_SOURCES, model_args_schemas())
 except ConfigError as err:
