@@ -5,6 +5,8 @@ import torch
 
 from diffglat.data import synthetic as syn
 from diffglat.cli.families import build_model
+from diffglat.cli.synthetic import synthetic_loss
+from diffglat.training import Trainer, TrainSettings, seed_everything
 
 TINY_MODEL = dict(encoder_layers=2, decoder_layers=2, d_model=32, heads=2, ffn_dim=64, dropout=0.1, positions="sinusoidal")
 MAX_NUMBER = 10
@@ -33,3 +35,19 @@ def fit(model, criterion, batch, steps, lr=3e-3):
         optimizer.step()
         history.append(stats)
     return history
+
+
+SETTINGS = dict(max_tokens=96, lr=1e-3, warmup_steps=4, clip_norm=1.0, weight_decay=0.0,
+                label_smoothing=0.1, checkpoint_every=3, log_every=1, seed=5)
+
+
+def make_trainer(out_dir, max_steps, kind="nat", fingerprint="f1", **options):
+    """A Trainer of a tiny model on tiny synthetic data (the same model and data for every call); options: Trainer's keywords."""
+    dataset, _, d = tiny_dataset(64)
+    seed_everything(5)
+    model = tiny_model(kind, d)
+    experiment = {"model": kind, **({"pml_middle_layer": 1} if kind == "nat" else {})}
+    loss = synthetic_loss(experiment, 2, 0.1, d.pad)
+    settings = TrainSettings(max_steps=max_steps, **SETTINGS)
+    return Trainer(model, loss, dataset, settings, out_dir, torch.device("cpu"), fingerprint, show_progress=False,
+                   **options)

@@ -334,6 +334,33 @@ def test_empty_and_whitespace_pairs_are_dropped_and_counted(repo, tmp_path, caps
     assert (kept_en[3], kept_de[3]) == (raw_en[4], raw_de[4]) and len(kept_en) == len(kept_de) == 49
 
 
+@pytest.mark.parametrize("split, read", [("train", TINY_PAIRS), ("test", 50)])
+def test_a_split_without_pairs_is_rejected_naming_benchmark_split_and_files(repo, tmp_path, capsys, split, read):
+    def emptied(files):  # train: empty files; test: every pair has an empty side
+        if split == "train":
+            files["train.en"], files["train.de"] = [], []
+        else:
+            files["test.de"] = [b""] * len(files["test.de"])
+    tiny_corpus(tmp_path / "shared", emptied)
+    code, err = run_prepare(tiny_config(repo, tmp_path), "tiny", capsys)
+    assert code == 2 and err.count("\n") == 1
+    read = 0 if split == "train" else read
+    assert f"benchmark tiny: its {split} split has no sentence pairs ({read} read, {read} with an empty side" in err
+    assert f"tiny/{split}.en.gz + " in err and f"tiny/{split}.de.gz" in err
+    assert nothing_written(tmp_path)
+
+
+def test_a_length_filter_that_keeps_no_pair_is_rejected_naming_its_keys(repo, tmp_path, capsys):
+    tiny_corpus(tmp_path / "shared")
+    configs = tiny_config(repo, tmp_path)
+    configs.append(str(write_config(tmp_path / "short.yaml", {"benchmarks": {"tiny": {"max_length": 1}}})))
+    code, err = run_prepare(configs, "tiny", capsys)
+    assert code == 2
+    assert "benchmark tiny: the length filter (benchmarks.tiny.max_length 1, max_ratio 3.0" in err
+    assert "keeps none of the" in err and "tiny/train.en.gz" in err
+    assert nothing_written(tmp_path)
+
+
 def test_missing_files_name_the_config_key(repo, tmp_path, capsys):
     tiny_corpus(tmp_path / "shared", lambda files: files.pop("test.de"))
     code, err = run_prepare(tiny_config(repo, tmp_path), "tiny", capsys)

@@ -3,7 +3,6 @@
 import csv
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,18 +12,23 @@ from pathlib import Path
 import psutil
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+import fault_injection  # noqa: E402  (scripts/ is not a package)
+
 pytestmark = pytest.mark.pipeline
 
 
 def workflow_copy(repo: Path, tmp_path: Path) -> Path:
-    work = tmp_path / "work"
-    work.mkdir()
-    shutil.copy(repo / "Snakefile", work)
-    shutil.copytree(repo / "workflow", work / "workflow")
-    shutil.copytree(repo / "config", work / "config")
-    shutil.copytree(repo / "profiles", work / "profiles")
-    (work / "diffglat").symlink_to(repo / "diffglat")
-    (tmp_path / "shared").symlink_to(repo.parent / "shared")  # the offline corpora, as beside a checkout
+    assert repo == fault_injection.REPO
+    return fault_injection.workflow_copy(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    """One uninterrupted smoke run, the reference of the tests that run it again."""
+    work = fault_injection.workflow_copy(tmp_path_factory.mktemp("smoke"))
+    run = snakemake(work, "--configfile", "config/smoke.yaml")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return work
 
 
@@ -95,10 +99,8 @@ def test_a_failing_job_shows_its_own_error_on_the_console(repo, tmp_path):
     assert bare.returncode != 0 and error not in bare.stdout + bare.stderr
 
 
-def test_smoke_pipeline_produces_report(repo, tmp_path):
-    work = workflow_copy(repo, tmp_path)
-    run = snakemake(work, "--configfile", "config/smoke.yaml")
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+def test_smoke_pipeline_produces_report(smoke_run):
+    work = smoke_run
     reports = work / "reports" / "smoke"
     assert (reports / "diffglat-report.pdf").read_bytes().startswith(b"%PDF")
     for name in ("table1", "table2"):
@@ -121,6 +123,42 @@ def test_smoke_pipeline_produces_report(repo, tmp_path):
     # Nothing to do on a second run.
     again = snakemake(work, "--configfile", "config/smoke.yaml", "-n")
     assert "Nothing to be done" in again.stdout + again.stderr
+
+
+def test_two_runs_of_the_smoke_config_give_identical_results(smoke_run, tmp_path):
+    """Scores, hypotheses, weights, training logs and table CSVs, all but timings and provenance."""
+    work = workflow_copy(fault_injection.REPO, tmp_path)
+    run = snakemake(work, "--configfile", "config/smoke.yaml")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    expected = fault_injection.results(smoke_run)
+    assert len(expected) > 100 and fault_injection.differences(expected, fault_injection.results(work)) == []
+
+
+def test_random_kills_leave_nothing_half_written_and_the_reruns_end_as_an_uninterrupted_run(smoke_run, tmp_path):
+    """scripts/fault_injection.py with 5 kills (by hand: 30 and more, see the README)."""
+    said = []
+    status = fault_injection.inject(kills=5, per_trial=5, seed=7, scratch=tmp_path, reference=smoke_run, say=said.append)
+    assert status == 0, "\n".join(said)
+    assert said[-1] == "fault injection: 5 kills tried, 5 survived (seed 7)", "\n".join(said)
+
+
+def test_a_truncated_model_is_named_set_aside_and_rebuilt_by_the_rerun(repo, tmp_path):
+    work = workflow_copy(repo, tmp_path)
+    nar = Path("results/smoke/synthetic/nar")
+    target = ("--configfile", "config/smoke.yaml")
+    assert snakemake(work, str(nar / "test.scores.json"), *target).returncode == 0
+    before = json.loads((work / nar / "test.scores.json").read_text())
+    model = work / nar / "model.pt"
+    model.write_bytes(model.read_bytes()[:1000])
+    failed = snakemake(work, str(nar / "test.scores.json"), *target)
+    out = failed.stdout + failed.stderr
+    assert failed.returncode != 0 and f"diffglat: error: {nar / 'model.pt'} is corrupt (" in out, out
+    assert "moved it to model.pt.corrupt: rerun the workflow" in out and "Traceback" not in out
+    rerun = snakemake(work, str(nar / "test.scores.json"), *target)
+    assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
+    assert fault_injection.stable(json.loads((work / nar / "test.scores.json").read_text())) == fault_injection.stable(before)
+    log = (work / "results/smoke/logs/synthetic_evaluate_nar.log").read_text()
+    assert log.count(" started (") == 3 and "the previous run ended: exit status 2, an error" in log
 
 
 def training_process(snakemake_process, experiment):
@@ -155,12 +193,14 @@ def test_sigkill_during_training_then_rerun_resumes(repo, tmp_path):
     assert process.wait(timeout=300) != 0
     assert not (results / "model.pt").exists()
 
-    run = snakemake(work, *args)
+    run = snakemake(work, str(results.relative_to(work) / "test.scores.json"), *args)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     log = (work / "results" / "smoke" / "logs" / "synthetic_train_nar.log").read_text()
-    assert "resuming from checkpoint" in log
+    # the killed run's output, then the marker, then the resumed run
+    killed, resumed = log.split("rerun; the previous run ended: it wrote no end line (killed: SIGKILL")
+    assert " started (" in killed and "resuming" not in killed
+    assert "resuming from checkpoint" in resumed and "ended: exit status 0, finished" in resumed
     steps = [int(r["step"]) for r in csv.DictReader((results / "train_log.csv").open())]
     assert steps == sorted(set(steps)) and steps[-1] == 400
     scores = json.loads((results / "test.scores.json").read_text())
     assert scores["training"]["steps"] == 400
-    assert (work / "reports" / "smoke" / "diffglat-report.pdf").is_file()

@@ -13,21 +13,7 @@ from diffglat.decoding import ar_greedy, nat_argmax
 from diffglat.training import Preempted, Trainer, TrainSettings, load_checkpoint, seed_everything
 from diffglat.training import checkpoint as checkpoint_module
 
-from helpers import tiny_dataset, tiny_model
-
-SETTINGS = dict(max_tokens=96, lr=1e-3, warmup_steps=4, clip_norm=1.0, weight_decay=0.0,
-                label_smoothing=0.1, checkpoint_every=3, log_every=1, seed=5)
-
-
-def make_trainer(out_dir, max_steps, kind="nat", fingerprint="f1"):
-    dataset, _, d = tiny_dataset(64)
-    seed_everything(5)
-    model = tiny_model(kind, d)
-    experiment = {"model": kind, **({"pml_middle_layer": 1} if kind == "nat" else {})}
-    loss = synthetic_loss(experiment, 2, 0.1, d.pad)
-    settings = TrainSettings(max_steps=max_steps, **SETTINGS)
-    return Trainer(model, loss, dataset, settings, out_dir, torch.device("cpu"), fingerprint, show_progress=False)
-
+from helpers import SETTINGS, make_trainer, tiny_dataset, tiny_model
 
 def test_resume_gives_the_same_next_step(tmp_path):
     # 8 steps cross an epoch boundary (64 pairs / 16 per batch = 4 batches per epoch).

@@ -16,10 +16,14 @@ from typing import Callable
 import torch
 
 from ..config import section_hash
-from ..training import Trainer, TrainSettings, distributed, save_atomic, seed_everything
+from ..training import Trainer, TrainSettings, distributed, load_checkpoint, save_atomic, seed_everything
 from ..training.precision import precision_name, resolve_precision
 from ..training.trainer import RESUMABLE_CHANGES
 from .families import build_model
+
+
+# What a model.pt holds (save_model) and load_trained reads.
+MODEL_KEYS = ("kind", "model_config", "vocab_size", "state_dict", "training")
 
 
 def shaping(train: dict) -> dict:
@@ -74,3 +78,9 @@ def save_model(run: TrainedRun, kind: str, model_config: dict, vocab_size: int, 
                      "device": run.device.type, "processes": run.processes, "precision": precision_name(run.precision),
                      **training},
     }, path)
+
+
+def read_model(path: Path) -> dict:
+    """A model.pt record; a corrupt one is moved aside (CorruptFile), so that the rerun trains again,
+    which, its checkpoints being complete, only averages them (or saves the final weights) anew."""
+    return load_checkpoint(path, MODEL_KEYS, then="rerun the workflow: training writes it again from its checkpoints")

@@ -14,9 +14,9 @@ from ..io import atomic_write_json, atomic_write_text
 from ..losses import LayerwiseCrossEntropy
 from ..metrics.synthetic import closest_target_scores, reference_token_accuracy
 from ..provenance import provenance
-from ..training import TrainSettings, load_checkpoint, select_device
+from ..training import TrainSettings, select_device
 from .families import family, load_trained
-from .runner import save_model, shaping, train_run
+from .runner import read_model, save_model, shaping, train_run
 
 EVAL_BATCH_SIZE = 250
 
@@ -117,7 +117,7 @@ def synthetic_evaluate(config: dict, experiment: str, split_name: str) -> None:
     data_cfg = config["synthetic"]["data"]
     max_number = data_cfg["max_number"]
     out = synthetic_result_dir(config, experiment)
-    checkpoint = load_checkpoint(out / "model.pt")
+    checkpoint = read_model(out / "model.pt")
     dictionary = syn.dictionary(max_number)
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
     model = load_trained(checkpoint, dictionary.pad)

@@ -32,10 +32,10 @@ from ..io import atomic_write_json, atomic_write_text
 from ..metrics.mt import corpus_scores
 from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
-from ..training import Plateau, TrainSettings, load_checkpoint, select_device
+from ..training import Plateau, TrainSettings, select_device
 from ..training.checkpoint import average_checkpoints
 from .families import build_criterion, family, generate, load_trained
-from .runner import save_model, shaping, train_run
+from .runner import read_model, save_model, shaping, train_run
 
 MAIN_VARIANT = "main"
 
@@ -198,7 +198,7 @@ def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: s
     entry = config["benchmarks"][benchmark]
     folder = prepared_dir(config, benchmark)
     out = result_dir(config, benchmark, experiment)
-    checkpoint = load_checkpoint(out / "model.pt")
+    checkpoint = read_model(out / "model.pt")
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
     model = load_trained(checkpoint, Dictionary.pad)
     model.to(device).eval()

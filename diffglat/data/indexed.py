@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..io import CorruptFile, corrupt, first_line, set_aside
 from .batching import pad_batch
 from .dictionary import Dictionary
 
@@ -28,13 +29,30 @@ def save_tokens(directory: Path, stem: str, tokens: np.ndarray, lengths: np.ndar
 
 
 class TokenArray:
-    """One side of a split: `lengths` [n] and `array[i]` -> the ids of sentence i."""
+    """One side of a split: `lengths` [n] and `array[i]` -> the ids of sentence i.
+
+    The two files must agree (offsets start at 0, never fall, end at the token count); a file that
+    cannot be read or disagrees is corrupt: it and the folder's stats.json are moved aside
+    (CorruptFile), so that the workflow's rerun prepares the benchmark again.
+    """
 
     def __init__(self, directory: str | Path, stem: str):
         directory = Path(directory)
-        self.tokens = np.load(directory / f"{stem}.tokens.npy", mmap_mode="r")
-        self.offsets = np.load(directory / f"{stem}.offsets.npy", mmap_mode="r")
-        self.lengths = np.diff(self.offsets)
+        paths = directory / f"{stem}.tokens.npy", directory / f"{stem}.offsets.npy"
+        arrays = []
+        for path in paths:
+            try:
+                arrays.append(np.load(path, mmap_mode="r"))
+            except (ValueError, OSError, EOFError) as err:
+                if isinstance(err, (FileNotFoundError, PermissionError)):
+                    raise
+                raise corrupt_split(path, first_line(err)) from None
+        self.tokens, self.offsets = arrays
+        offsets = np.asarray(self.offsets)
+        if offsets.ndim != 1 or not len(offsets) or offsets[0] != 0 or offsets[-1] != len(self.tokens) \
+                or (np.diff(offsets) < 0).any():
+            raise corrupt_split(paths[1], f"its offsets do not index the {len(self.tokens):,} tokens of {paths[0].name}")
+        self.lengths = np.diff(offsets)
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -79,6 +97,14 @@ class ParallelDataset:
             "tgt_eos": pad_batch([np.append(t, d.eos) for t in tgt], d.pad),  # AR target
         }
         return {k: torch.as_tensor(v, dtype=torch.long) for k, v in arrays.items()}
+
+
+def corrupt_split(path: Path, reason: str) -> CorruptFile:
+    """Move a corrupt binarised file and its folder's stats.json aside; the CorruptFile saying so."""
+    marker = path.parent / DONE_MARKER
+    if marker.is_file():
+        set_aside(marker)
+    return corrupt(path, reason, f"and {DONE_MARKER} too, so that rerunning the workflow prepares the benchmark again")
 
 
 def load_split(directory: str | Path, split: str, source: str, target: str) -> ParallelDataset:

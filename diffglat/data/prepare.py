@@ -55,6 +55,7 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
     work.mkdir(parents=True)
     try:
         splits, overlap = text_stage(benchmark, work, threads)
+        reject_empty(benchmark, splits)
         try:
             learn_bpe([work / f"train.tok.{lang}" for lang in (benchmark.source, benchmark.target)],
                       work / "spm.model", benchmark.vocab_size, (benchmark.source, benchmark.target),
@@ -66,6 +67,7 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
         lengths = {split: {lang: binarise(bpe, work, split, lang, threads)
                            for lang in (benchmark.source, benchmark.target)} for split in splits}
         stats = statistics(benchmark, splits, lengths, overlap, len(bpe.dictionary), dag_filters)
+        reject_filtered(benchmark, stats)
         stats.update(seconds=round(time.perf_counter() - start, 1), **(record or {}))
         atomic_write_json(work / DONE_MARKER, stats)
         replace_dir(work, out)
@@ -73,6 +75,31 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
         shutil.rmtree(work, ignore_errors=True)
         raise
     return stats
+
+
+def split_files(benchmark: Benchmark, split: str) -> str:
+    return ", ".join(f"{source} + {target}" for source, target in benchmark.corpora[split])
+
+
+def reject_empty(benchmark: Benchmark, counts: dict[str, dict]) -> None:
+    """A split left without pairs (empty files, or every pair dropped) cannot train or score: stop here."""
+    for split, c in counts.items():
+        if c["pairs"] == 0:
+            dropped = f"{c['dropped_empty']} with an empty side" + (
+                f", {c['dropped_overlap']} sharing a sentence with a valid or test set" if split == "train" else "")
+            raise ValueError(f"benchmark {benchmark.name}: its {split} split has no sentence pairs "
+                             f"({c['pairs_read']} read, {dropped}) in {split_files(benchmark, split)}")
+
+
+def reject_filtered(benchmark: Benchmark, stats: dict) -> None:
+    """A training length filter that keeps no pair leaves nothing to train on."""
+    filters = {"the length filter": stats["train_filter"],
+               **{f"the {name} DAG filter": dag for name, dag in stats["dag_filter"].items()}}
+    for name, counts in filters.items():
+        if counts["kept"] == 0:
+            raise ValueError(f"benchmark {benchmark.name}: {name} (benchmarks.{benchmark.name}.max_length "
+                             f"{benchmark.max_length}, max_ratio {benchmark.max_ratio}; translation.dag_filter) "
+                             f"keeps none of the {counts['pairs']} train pairs of {split_files(benchmark, 'train')}")
 
 
 def replace_dir(new: Path, out: Path) -> None:

@@ -6,7 +6,6 @@ set from that number just before it.
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from importlib import resources
@@ -14,7 +13,7 @@ from pathlib import Path
 from string import Template
 
 from ..config import section_hash
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_json
 from . import outputs
 from .data_stats import data_stats_appendix
 from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
@@ -46,15 +45,16 @@ FIGURE2_CAPTION = ("Regenerated: the modality of the closest valid target for ea
                    "PML model's middle and last layers; the references, AR and vanilla NAR are added for comparison.")
 
 
-def read_json(path: Path) -> dict | None:
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+def read_optional(path: Path) -> dict | None:
+    """A result file if the run wrote it; a corrupt one is moved aside (CorruptFile) for the rerun to rebuild."""
+    return read_json(path) if path.is_file() else None
 
 
 def collect_results(config: dict) -> tuple[dict | None, dict[str, dict]]:
-    stats = read_json(Path(config["paths"]["data"]) / "synthetic" / "stats.json")
+    stats = read_optional(Path(config["paths"]["data"]) / "synthetic" / "stats.json")
     scores = {}
     for experiment in config["synthetic"]["experiments"]:
-        found = read_json(Path(config["paths"]["results"]) / "synthetic" / experiment / "test.scores.json")
+        found = read_optional(Path(config["paths"]["results"]) / "synthetic" / experiment / "test.scores.json")
         if found is not None:
             scores[experiment] = found
     return stats, scores
@@ -253,7 +253,7 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     notes += material_gaps(cells["2"]) or ["No reproduced value of Table 2 is 5 or more points from the paper's."]
     tex = outputs.tex_path(config)
     data_tex = data_stats_appendix(config, outputs.data_stats_path(config))
-    plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path)) is not None}
+    plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_optional(path)) is not None}
     summary = run_summary(config, stats, scores, translation)
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
                                     figures_tex(paper["figures"]) + curves_tex(curves)

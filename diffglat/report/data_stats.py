@@ -7,9 +7,9 @@ A benchmark the run selects but has not prepared shows "not prepared" (empty in 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..io import read_json
 from .tables import Cell, latex_escape, write_tidy_csv
 
 # Appendix H: training pairs of the paper's corpora, shown beside each benchmark tested on the
@@ -49,7 +49,7 @@ def data_stats_cells(config: dict) -> list[Cell]:
     cells = []
     for name in config["prepare"]["benchmarks"]:
         path = Path(config["paths"]["data"]) / "prepared" / name / "stats.json"
-        stats = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        stats = read_json(path) if path.is_file() else None
         entry = config["benchmarks"][name]
         paper = PAPER_TRAIN_PAIRS.get((*sorted((entry["source"], entry["target"])), next(iter(entry["test"]))), "")
         for column, value in QUANTITIES:

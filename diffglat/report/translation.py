@@ -7,9 +7,9 @@ stands in for. A row whose result file is missing shows "not run".
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from ..io import read_json
 from .tables import Cell, fmt, latex_escape
 
 MAIN_VARIANT = "main"
@@ -29,7 +29,7 @@ def collect_translation(config: dict) -> dict[tuple[str, str, str], dict]:
             for variant in [MAIN_VARIANT, *spec.get("decode_variants", {})]:
                 path = scores_path(config, benchmark, experiment, variant)
                 if path.is_file():
-                    found[(benchmark, experiment, variant)] = json.loads(path.read_text(encoding="utf-8"))
+                    found[(benchmark, experiment, variant)] = read_json(path)
     return found
 
 

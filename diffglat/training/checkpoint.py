@@ -1,27 +1,63 @@
-"""Checkpoint files: written to a temp file, flushed to disk, then renamed over the old one."""
+"""Checkpoint files: written atomically (diffglat.io), read back with a check.
+
+`last.pt` is the training state a rerun resumes from. A new one is written beside it and read back
+before it replaces the old, and the old one stays as `previous.pt`: if `last.pt` is ever found
+corrupt, the run resumes from `previous.pt` (a few steps earlier, to the same result), not from
+scratch.
+"""
 
 from __future__ import annotations
 
 import os
+import pickle
+import shutil
+import zipfile
 from pathlib import Path
 
 import torch
 
+from ..io import atomic_write, corrupt, first_line
+
+PREVIOUS = "previous.pt"
+
 
 def save_atomic(obj, path: str | Path) -> None:
+    atomic_write(path, lambda f: torch.save(obj, f))
+
+
+def load_checkpoint(path: str | Path, required: tuple[str, ...] = (), then: str = "rerun the workflow to rebuild it"):
+    """A file torch.save wrote, holding a dict with the keys `required`; else CorruptFile (moved aside).
+
+    A missing or unreadable-for-permission file raises as usual: that is not corruption.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("wb") as f:
-        torch.save(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    try:
+        # weights_only=False: our own files hold RNG states (numpy, python) besides tensors.
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (FileNotFoundError, PermissionError, IsADirectoryError):
+        raise
+    except (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, pickle.UnpicklingError,
+            zipfile.BadZipFile) as err:
+        raise corrupt(path, first_line(err), then) from None
+    missing = [key for key in required if key not in state] if isinstance(state, dict) else ["(a dict)"]
+    if missing:
+        raise corrupt(path, f"no {', '.join(missing)}", then)
+    return state
 
 
-def load_checkpoint(path: str | Path):
-    # weights_only=False: our own files hold RNG states (numpy, python) besides tensors.
-    return torch.load(path, map_location="cpu", weights_only=False)
+def save_verified(state: dict, path: Path, required: tuple[str, ...]) -> None:
+    """Write `state` to `path` keeping the file it replaces as previous.pt, once the new one reads back."""
+    fresh = path.with_name(f"{path.stem}.new{path.suffix}")
+    save_atomic(state, fresh)
+    load_checkpoint(fresh, required, then="the previous checkpoint is kept; rerun to try again")
+    previous = path.with_name(PREVIOUS)
+    if path.exists():  # a hard link, so that a kill at any moment leaves last.pt in place
+        previous.unlink(missing_ok=True)
+        try:
+            os.link(path, previous)
+        except OSError:  # a file system without hard links
+            shutil.copy2(path, previous)
+    fresh.replace(path)
 
 
 def average_checkpoints(paths: list[Path]) -> dict:

@@ -39,9 +39,9 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..data.batching import token_batches
-from ..io import atomic_write_text
+from ..io import CorruptFile, atomic_write_text
 from . import distributed
-from .checkpoint import load_checkpoint, save_atomic
+from .checkpoint import PREVIOUS, load_checkpoint, save_atomic, save_verified
 from .precision import autocast
 
 LOG_COLUMNS = ["step", "loss", "lr", "tokens_per_s", "elapsed_s"]
@@ -52,6 +52,8 @@ STATS_COLUMNS = ["step", "name", "value"]
 RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "log_every")
 VALID_COLUMNS = ["step", "score", "seconds"]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# What a resumable checkpoint must hold (Trainer.state).
+STATE_KEYS = ("model", "optimizer", "scheduler", "rng", "step", "epoch", "batch_in_epoch", "elapsed", "fingerprint")
 
 
 @dataclass
@@ -86,6 +88,11 @@ class Plateau:
 
 class Preempted(Exception):
     """Training stopped on a signal after writing its checkpoint; rerun to resume."""
+
+
+def complete_row(row: dict, columns: list[str]) -> bool:
+    """A csv.DictReader row with every column filled and an integer step."""
+    return all(row.get(c) not in (None, "") for c in columns) and row["step"].isdigit()
 
 
 def inverse_sqrt(warmup_steps: int) -> Callable[[int], float]:
@@ -196,42 +203,83 @@ class Trainer:
 
     def save(self) -> None:
         if self.rank == 0:
-            save_atomic(self.state(), self.checkpoint_path)
+            save_verified(self.state(), self.checkpoint_path, STATE_KEYS)
 
     def resume(self) -> bool:
-        """Restore the last checkpoint if there is a compatible one, else branch off `branch_from`
-        if given (see __init__); say what happened."""
-        if self.checkpoint_path.is_file():
-            state = load_checkpoint(self.checkpoint_path)
-            if state.get("fingerprint") == self.fingerprint:
-                self.restore(state)
-                self.validations = state.get("validations", [])
-                # stopped at a plateau stays stopped only if the current rule agrees (it is not
-                # part of the fingerprint: changing it resumes the run)
-                scores = [v["score"] for v in self.validations]
-                stopped = state.get("plateau_step") is not None and self.plateau is not None
-                self.plateau_step = state["plateau_step"] if stopped and self.plateau.reached(scores, self.step) else None
-                if self.rank == 0:
-                    self._truncate_log(self.log_path, LOG_COLUMNS)
-                    self._truncate_log(self.stats_path, STATS_COLUMNS)
-                    print(f"resuming from checkpoint {self.checkpoint_path} at step {self.step}", file=sys.stderr)
-                return True
-            if self.rank == 0:
-                tag = state.get("fingerprint", "unknown")
-                stale = self.checkpoint_path.with_name(f"last.{tag}.stale.pt")
-                self.checkpoint_path.replace(stale)
-                if self.best_dir.is_dir():  # its best weights must not be averaged into this run's model
-                    self.best_dir.replace(self.best_dir.with_name(f"best.{tag}.stale"))
-                print(f"checkpoint {self.checkpoint_path} was written for a different config; "
-                      f"moved it to {stale} and starting from scratch", file=sys.stderr)
+        """Restore the newest good checkpoint if it is this run's (last.pt, else previous.pt), else
+        branch off `branch_from` if given (see __init__); say what happened."""
+        for path in (self.checkpoint_path, self.checkpoint_path.with_name(PREVIOUS)):
+            state = self.read_state(path)
+            if state is None:
+                continue
+            if state["fingerprint"] != self.fingerprint:
+                self.set_run_aside(f"{state['fingerprint']}.stale")
+                self.say(f"checkpoint {path} was written for a different config; moved it aside "
+                         f"(*.{state['fingerprint']}.stale*) and starting from scratch")
+                break
+            self.validations = state.get("validations", [])
+            unreadable = self.unreadable_best()
+            if unreadable:  # the final model averages them: without them the run cannot finish as it began
+                self.validations = []
+                self.set_run_aside(f"step{state['step']}.incomplete")
+                self.say(f"{unreadable}; the run's best checkpoints are incomplete, so it starts again from scratch "
+                         f"(its checkpoints moved aside as *.step{state['step']}.incomplete*)")
+                break
+            self.restore(state)
+            # stopped at a plateau stays stopped only if the current rule agrees (it is not
+            # part of the fingerprint: changing it resumes the run)
+            scores = [v["score"] for v in self.validations]
+            stopped = state.get("plateau_step") is not None and self.plateau is not None
+            self.plateau_step = state["plateau_step"] if stopped and self.plateau.reached(scores, self.step) else None
+            self.say(f"resuming from checkpoint {path} at step {self.step}")
+            return True
         if self.branch_from is None:
             return False
-        state = load_checkpoint(self.branch_from)
+        parent = Path(self.branch_from)
+        state = self.read_state(parent) or self.read_state(parent.with_name(PREVIOUS))
+        if state is None:
+            raise FileNotFoundError(f"{parent}: the run this one branches off has no readable checkpoint; "
+                                    f"delete its model.pt and rerun the workflow to retrain it")
         self.restore(state)
         self.branched_seconds = state["elapsed"]
-        if self.rank == 0:
-            print(f"branching off {self.branch_from} at step {self.step}", file=sys.stderr)
+        self.say(f"branching off {self.branch_from} at step {self.step}")
         return True
+
+    def say(self, message: str) -> None:
+        if self.rank == 0:
+            print(message, file=sys.stderr)
+
+    def read_state(self, path: Path) -> dict | None:
+        """A checkpoint's state, or None if there is none or it is corrupt (then moved aside, and said)."""
+        if not path.is_file():
+            return None
+        try:
+            return load_checkpoint(path, STATE_KEYS, then="trying the checkpoint before it")
+        except CorruptFile as err:
+            self.say(str(err))
+            return None
+
+    def unreadable_best(self) -> str | None:
+        """What is wrong with the best checkpoints the restored validations name, if anything."""
+        for path in self.best_checkpoints():
+            if not path.is_file():
+                return f"{path} is missing"
+            try:
+                load_checkpoint(path, then="it cannot be recomputed")
+            except CorruptFile as err:
+                return str(err)
+        return None
+
+    def set_run_aside(self, tag: str) -> None:
+        """Move this run's checkpoints (last, previous, best) aside as <name>.<tag>: they must not be
+        resumed or averaged into the model, but are kept for inspection."""
+        if self.rank != 0:
+            return
+        for path in (self.checkpoint_path, self.checkpoint_path.with_name(PREVIOUS)):
+            if path.is_file():
+                path.replace(path.with_name(f"{path.stem}.{tag}{path.suffix}"))
+        if self.best_dir.is_dir():
+            self.best_dir.replace(self.best_dir.with_name(f"best.{tag}"))
 
     def restore(self, state: dict) -> None:
         """Model, optimizer, schedule, RNG states and data position of a checkpoint."""
@@ -248,17 +296,16 @@ class Trainer:
         self.branched_seconds = state.get("branched_seconds", 0.0)
 
     def _truncate_log(self, path: Path, columns: list[str]) -> None:
-        """Drop log rows written after the checkpoint, so the resumed log has each step once."""
+        """Keep the log rows up to the current step (a row cut short by a kill goes too)."""
         if not path.is_file():
             return
-        rows = [r for r in csv.DictReader(path.open()) if int(r["step"]) <= self.step]
+        with path.open(newline="") as f:
+            rows = [r for r in csv.DictReader(f) if complete_row(r, columns) and int(r["step"]) <= self.step]
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, columns)
         writer.writeheader()
         writer.writerows(rows)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(buffer.getvalue())
-        tmp.replace(path)
+        atomic_write_text(path, buffer.getvalue())
 
     # ---- validation and the best checkpoints --------------------------------------------------
     @property
@@ -358,7 +405,9 @@ class Trainer:
         if self.step == 0:
             self.resume()
         writer = self.rank == 0
-        if writer:
+        if writer:  # each step once: rows a killed run wrote after its checkpoint go (all of them on a fresh start)
+            self._truncate_log(self.log_path, LOG_COLUMNS)
+            self._truncate_log(self.stats_path, STATS_COLUMNS)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             new_log = not self.log_path.is_file()
             log_file = self.log_path.open("a", newline="")

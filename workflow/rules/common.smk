@@ -3,6 +3,10 @@
 from diffglat.cli.translation import experiment_spec
 from diffglat.data.benchmarks import paper_test_set
 
+# Every job runs under it: `{LOGGED} {log} COMMAND...` keeps the output of the job's earlier runs in
+# its log (Snakemake deletes a log before the job runs) and marks each run's start and end.
+LOGGED = str(Path(workflow.basedir, "workflow", "scripts", "logged"))
+
 
 def step_settings(name):
     """threads, mem_mb, runtime (minutes) and gpu of one step: config `resources` (else `resources.default`)."""

@@ -32,5 +32,4 @@ rule prepare:
         config=RESOLVED_CONFIG,
         stamp=lambda w: section_hash(preparation_inputs(config, w.benchmark)),
     shell:
-        "python -m diffglat prepare --config {params.config} --benchmark {wildcards.benchmark} --threads {threads} "
-        "> {log} 2>&1"
+        f"{LOGGED} {{log}} python -m diffglat prepare --config {{params.config}} --benchmark {{wildcards.benchmark}} --threads {{threads}}"

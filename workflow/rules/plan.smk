@@ -28,5 +28,5 @@ rule plan:
         config=RESOLVED_CONFIG,
         stamp=section_hash(config),
     shell:
-        "(python -m diffglat plan --config {params.config} --measured --json {output.run}"
-        " && python -m diffglat plan --config {input.paper} --json {output.paper}) > {log} 2>&1"
+        f"{LOGGED} {{log}} sh -c 'python -m diffglat plan --config {{params.config}} --measured --json {{output.run}}"
+        " && python -m diffglat plan --config {input.paper} --json {output.paper}'"

@@ -31,4 +31,4 @@ rule report:
     params:
         config=RESOLVED_CONFIG,
     shell:
-        "python -m diffglat report --config {params.config} > {log} 2>&1"
+        f"{LOGGED} {{log}} python -m diffglat report --config {{params.config}}"

@@ -28,7 +28,7 @@ rule synthetic_data:
         config=RESOLVED_CONFIG,
         stamp=config_stamp("synthetic", "data"),
     shell:
-        "python -m diffglat synthetic data --config {params.config} > {log} 2>&1"
+        f"{LOGGED} {{log}} python -m diffglat synthetic data --config {{params.config}}"
 
 
 rule synthetic_train:
@@ -50,7 +50,7 @@ rule synthetic_train:
         ),
         python=python_launcher(step_resources("synthetic_train")["gpu"]),
     shell:
-        "{params.python} -m diffglat synthetic train --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
+        f"{LOGGED} {{log}} {{params.python}} -m diffglat synthetic train --config {{params.config}} --experiment {{wildcards.experiment}}"
 
 
 rule synthetic_evaluate:
@@ -70,4 +70,4 @@ rule synthetic_evaluate:
     params:
         config=RESOLVED_CONFIG,
     shell:
-        "python -m diffglat synthetic evaluate --config {params.config} --experiment {wildcards.experiment} > {log} 2>&1"
+        f"{LOGGED} {{log}} python -m diffglat synthetic evaluate --config {{params.config}} --experiment {{wildcards.experiment}}"

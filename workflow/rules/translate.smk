@@ -29,8 +29,8 @@ rule translate_train:
         stamp=lambda w: experiment_stamp(w.mt_experiment),
         python=python_launcher(step_resources("translate_train")["gpu"]),
     shell:
-        "{params.python} -m diffglat translate train --config {params.config} --benchmark {wildcards.benchmark} "
-        "--experiment {wildcards.mt_experiment} > {log} 2>&1"
+        f"{LOGGED} {{log}} {{params.python}} -m diffglat translate train --config {{params.config}} --benchmark {{wildcards.benchmark}} "
+        "--experiment {wildcards.mt_experiment}"
 
 
 rule translate_evaluate:
@@ -50,5 +50,5 @@ rule translate_evaluate:
         config=RESOLVED_CONFIG,
         stamp=lambda w: experiment_stamp(w.mt_experiment),
     shell:
-        "python -m diffglat translate evaluate --config {params.config} --benchmark {wildcards.benchmark} "
-        "--experiment {wildcards.mt_experiment} --variant {wildcards.variant} > {log} 2>&1"
+        f"{LOGGED} {{log}} python -m diffglat translate evaluate --config {{params.config}} --benchmark {{wildcards.benchmark}} "
+        "--experiment {wildcards.mt_experiment} --variant {wildcards.variant}"
