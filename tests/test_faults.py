@@ -219,3 +219,35 @@ def test_corrupt_prepared_data_is_named_and_the_folder_marked_for_preparation(tm
     assert str(err.value).startswith(f"{tmp_path / 'train.de.tokens.npy'} is corrupt (")
     assert "prepares the benchmark again" in str(err.value)
     assert (tmp_path / "train.de.tokens.npy.corrupt").is_file() and not (tmp_path / DONE_MARKER).exists()
+
+
+def test_a_run_preempted_mid_log_window_logs_the_same_window_stats_once_resumed(tmp_path):
+    """Found by the fault injection: DiffGLAT's per-window stats (train_stats.csv, Figure S2) lost the
+    steps before a SIGTERM that fell inside a log window."""
+    import dataclasses
+
+    from diffglat.training import Preempted
+
+    class WithWindowStats:  # the criterion, plus a window stat whose value depends on the step
+        def __init__(self, trainer, stop_at=None):
+            self.inner, self.layers, self.trainer, self.stop_at = trainer.loss_fn, trainer.loss_fn.layers, trainer, stop_at
+
+        def __call__(self, output, batch):
+            loss, stats = self.inner(output, batch)
+            if self.trainer.step + 1 == self.stop_at:
+                self.trainer.request_stop(signal.SIGTERM, None)
+            return loss, {**stats, "window/differ/sum": float(self.trainer.step + 1) ** 2, "window/differ/n": 1.0}
+
+    def trainer(out, stop_at=None):
+        t = make_trainer(out, max_steps=8)
+        t.settings = dataclasses.replace(t.settings, log_every=4)
+        t.loss_fn = WithWindowStats(t, stop_at)
+        return t
+
+    trainer(tmp_path / "a").train()
+    with pytest.raises(Preempted):
+        trainer(tmp_path / "b", stop_at=6).train()  # inside the window of steps 5-8
+    trainer(tmp_path / "b").train()
+    expected = (tmp_path / "a" / "train_stats.csv").read_text()
+    assert expected.splitlines()[1:] == ["4,differ,7.50000", "8,differ,43.50000"]
+    assert (tmp_path / "b" / "train_stats.csv").read_text() == expected

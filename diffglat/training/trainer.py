@@ -173,6 +173,9 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, inverse_sqrt(settings.warmup_steps))
         self.step, self.epoch, self.batch_in_epoch, self.elapsed = 0, 0, 0, 0.0
         self.last_stats: dict = {}
+        # sums of the current log window's "window/..." stats: checkpointed, so that a run stopped
+        # mid-window (SIGTERM) logs the same window averages once resumed
+        self.window_stats: dict[str, float] = {}
         self.validator, self.validate_every, self.keep_best = validator, validate_every, keep_best
         self.validations: list[dict] = []  # {"step", "score", "seconds"} of every validation so far
         self.plateau = plateau
@@ -198,7 +201,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "batch_in_epoch": self.batch_in_epoch,
             "elapsed": self.elapsed, "fingerprint": self.fingerprint, "last_stats": self.last_stats,
             "validations": self.validations, "branched_seconds": self.branched_seconds,
-            "plateau_step": self.plateau_step,
+            "plateau_step": self.plateau_step, "window_stats": self.window_stats,
         }
 
     def save(self) -> None:
@@ -293,6 +296,7 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
         self.elapsed, self.last_stats = state["elapsed"], state["last_stats"]
+        self.window_stats = dict(state.get("window_stats", {}))
         self.branched_seconds = state.get("branched_seconds", 0.0)
 
     def _truncate_log(self, path: Path, columns: list[str]) -> None:
@@ -419,7 +423,6 @@ class Trainer:
             stats_log = csv.DictWriter(stats_file, STATS_COLUMNS)
             if new_stats:
                 stats_log.writeheader()
-        window_stats: dict[str, float] = {}
         progress = tqdm(total=self.settings.max_steps, initial=self.step, disable=not (self.show_progress and writer),
                         mininterval=1.0 if sys.stderr.isatty() else 30.0, desc=str(self.out_dir.name), file=sys.stderr)
         window_tokens, window_start, last_tick = 0.0, time.perf_counter(), time.perf_counter()
@@ -430,7 +433,7 @@ class Trainer:
                     self.last_stats = self.train_step(batches[self.batch_in_epoch: self.batch_in_epoch + self.micro_batches])
                     window_tokens += self.last_stats.pop("tokens")
                     for key in [k for k in self.last_stats if k.startswith("window/")]:
-                        window_stats[key] = window_stats.get(key, 0.0) + self.last_stats.pop(key)
+                        self.window_stats[key] = self.window_stats.get(key, 0.0) + self.last_stats.pop(key)
                     now = time.perf_counter()
                     self.elapsed += now - last_tick
                     last_tick = now
@@ -441,11 +444,11 @@ class Trainer:
                                       "tokens_per_s": f"{window_tokens / max(now - window_start, 1e-9):.1f}",
                                       "elapsed_s": f"{self.elapsed:.1f}"})
                         log_file.flush()
-                        for key in sorted(k for k in window_stats if k.endswith("/sum")):
-                            name, count = key[len("window/"): -len("/sum")], window_stats[key[: -len("sum")] + "n"]
-                            stats_log.writerow({"step": self.step, "name": name, "value": f"{window_stats[key] / count:.5f}"})
+                        for key in sorted(k for k in self.window_stats if k.endswith("/sum")):
+                            name, count = key[len("window/"): -len("/sum")], self.window_stats[key[: -len("sum")] + "n"]
+                            stats_log.writerow({"step": self.step, "name": name, "value": f"{self.window_stats[key] / count:.5f}"})
                         stats_file.flush()
-                        window_stats = {}
+                        self.window_stats = {}
                         progress.set_postfix(loss=f"{self.last_stats['loss']:.3f}")
                         window_tokens, window_start = 0.0, now
                     if self.validator is not None and (self.step % self.validate_every == 0
