@@ -40,15 +40,41 @@ def set_aside(path: str | Path) -> Path:
     return aside
 
 
-def corrupt(path: str | Path, reason: str, then: str = "rerun the workflow to rebuild it") -> CorruptFile:
-    """Move `path` aside and return the CorruptFile that says so (raise it)."""
+REBUILD = "rerun the workflow to rebuild it"
+# Failures to open a file that say nothing about its content.
+NOT_CORRUPTION = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def corrupt(path: str | Path, reason: str, then: str = REBUILD, also: tuple[Path, ...] = ()) -> CorruptFile:
+    """Move `path` (and the files `also`, e.g. a folder's completion marker) aside and return the
+    CorruptFile that says so (raise it)."""
+    for other in also:
+        if other.is_file():
+            set_aside(other)
     aside = set_aside(path)
     return CorruptFile(f"{path} is corrupt ({reason}); moved it to {aside.name}: {then}")
 
 
-def first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0]}" if text else type(err).__name__
+@contextlib.contextmanager
+def parsing(path: str | Path, errors: tuple[type[BaseException], ...], then: str = REBUILD,
+            also: tuple[Path, ...] = ()):
+    """Inside it, one of `errors` raised while reading `path` means the file is corrupt (see corrupt);
+    a missing or forbidden file raises as it is."""
+    try:
+        yield
+    except NOT_CORRUPTION:
+        raise
+    except errors as err:
+        text = str(err).strip().splitlines()
+        raise corrupt(path, f"{type(err).__name__}: {text[0]}" if text else type(err).__name__, then, also) from None
+
+
+def check_keys(path: str | Path, data, required: tuple[str, ...], then: str = REBUILD):
+    """`data` read from `path`, if it is a dict with the keys `required`; else CorruptFile."""
+    missing = [key for key in required if key not in data] if isinstance(data, dict) else ["(a dict)"]
+    if missing:
+        raise corrupt(path, f"no {', '.join(missing)}", then)
+    return data
 
 
 def atomic_write(path: str | Path, write: Callable) -> None:
@@ -79,14 +105,12 @@ def atomic_write_json(path: str | Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_json(path: str | Path, required: tuple[str, ...] = ()) -> dict:
-    """A JSON object the pipeline wrote, with the keys `required`; else CorruptFile (file moved aside)."""
+def read_json(path: str | Path, required: tuple[str, ...] = (), missing_ok: bool = False) -> dict | None:
+    """A JSON object the pipeline wrote, with the keys `required`; else CorruptFile (file moved aside).
+    missing_ok: None for a file the run has not written (yet)."""
     path = Path(path)
-    try:
+    if missing_ok and not path.is_file():
+        return None
+    with parsing(path, (json.JSONDecodeError, UnicodeDecodeError)):
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise corrupt(path, first_line(err)) from None
-    missing = [key for key in required if key not in data] if isinstance(data, dict) else ["(an object)"]
-    if missing:
-        raise corrupt(path, f"no {', '.join(missing)}")
-    return data
+    return check_keys(path, data, required)

@@ -32,6 +32,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import psutil
 import torch
 
@@ -101,7 +102,7 @@ def kill(process: subprocess.Popen, kind: str, rng: random.Random) -> str:
     if kind == "preempt":
         training = [j for j in running if "train" in j.cmdline()]
         if not training:
-            kind, running = "job", running
+            kind = "job"
         else:
             victim = rng.choice(training)
             hit = describe(victim)
@@ -137,8 +138,6 @@ def half_written(work: Path) -> list[str]:
             elif path.suffix == ".pt":
                 torch.load(path, map_location="cpu", weights_only=False)
             elif path.suffix == ".npy":
-                import numpy as np
-
                 np.load(path, mmap_mode="r")
             elif path.suffix == ".csv" and ("tables" in relative.parts or (path.parent / "model.pt").is_file()):
                 with path.open(newline="") as f:

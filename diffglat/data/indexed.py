@@ -15,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..io import CorruptFile, corrupt, first_line, set_aside
+from ..io import corrupt, parsing
 from .batching import pad_batch
 from .dictionary import Dictionary
 
 DONE_MARKER = "stats.json"  # written last by `diffglat prepare`: without it a folder is incomplete
+# A corrupt array moves DONE_MARKER aside with it, so that the rerun prepares the folder again.
+REPREPARE = f"and {DONE_MARKER} too, so that rerunning the workflow prepares the benchmark again"
 
 
 def save_tokens(directory: Path, stem: str, tokens: np.ndarray, lengths: np.ndarray) -> None:
@@ -41,17 +43,14 @@ class TokenArray:
         paths = directory / f"{stem}.tokens.npy", directory / f"{stem}.offsets.npy"
         arrays = []
         for path in paths:
-            try:
+            with parsing(path, (ValueError, OSError, EOFError), REPREPARE, also=(directory / DONE_MARKER,)):
                 arrays.append(np.load(path, mmap_mode="r"))
-            except (ValueError, OSError, EOFError) as err:
-                if isinstance(err, (FileNotFoundError, PermissionError)):
-                    raise
-                raise corrupt_split(path, first_line(err)) from None
         self.tokens, self.offsets = arrays
         offsets = np.asarray(self.offsets)
         if offsets.ndim != 1 or not len(offsets) or offsets[0] != 0 or offsets[-1] != len(self.tokens) \
                 or (np.diff(offsets) < 0).any():
-            raise corrupt_split(paths[1], f"its offsets do not index the {len(self.tokens):,} tokens of {paths[0].name}")
+            raise corrupt(paths[1], f"its offsets do not index the {len(self.tokens):,} tokens of {paths[0].name}",
+                          REPREPARE, also=(directory / DONE_MARKER,))
         self.lengths = np.diff(offsets)
 
     def __len__(self) -> int:
@@ -97,14 +96,6 @@ class ParallelDataset:
             "tgt_eos": pad_batch([np.append(t, d.eos) for t in tgt], d.pad),  # AR target
         }
         return {k: torch.as_tensor(v, dtype=torch.long) for k, v in arrays.items()}
-
-
-def corrupt_split(path: Path, reason: str) -> CorruptFile:
-    """Move a corrupt binarised file and its folder's stats.json aside; the CorruptFile saying so."""
-    marker = path.parent / DONE_MARKER
-    if marker.is_file():
-        set_aside(marker)
-    return corrupt(path, reason, f"and {DONE_MARKER} too, so that rerunning the workflow prepares the benchmark again")
 
 
 def load_split(directory: str | Path, split: str, source: str, target: str) -> ParallelDataset:

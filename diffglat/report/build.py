@@ -45,16 +45,11 @@ FIGURE2_CAPTION = ("Regenerated: the modality of the closest valid target for ea
                    "PML model's middle and last layers; the references, AR and vanilla NAR are added for comparison.")
 
 
-def read_optional(path: Path) -> dict | None:
-    """A result file if the run wrote it; a corrupt one is moved aside (CorruptFile) for the rerun to rebuild."""
-    return read_json(path) if path.is_file() else None
-
-
 def collect_results(config: dict) -> tuple[dict | None, dict[str, dict]]:
-    stats = read_optional(Path(config["paths"]["data"]) / "synthetic" / "stats.json")
+    stats = read_json(Path(config["paths"]["data"]) / "synthetic" / "stats.json", missing_ok=True)
     scores = {}
     for experiment in config["synthetic"]["experiments"]:
-        found = read_optional(Path(config["paths"]["results"]) / "synthetic" / experiment / "test.scores.json")
+        found = read_json(Path(config["paths"]["results"]) / "synthetic" / experiment / "test.scores.json", missing_ok=True)
         if found is not None:
             scores[experiment] = found
     return stats, scores
@@ -253,7 +248,7 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     notes += material_gaps(cells["2"]) or ["No reproduced value of Table 2 is 5 or more points from the paper's."]
     tex = outputs.tex_path(config)
     data_tex = data_stats_appendix(config, outputs.data_stats_path(config))
-    plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_optional(path)) is not None}
+    plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path, missing_ok=True)) is not None}
     summary = run_summary(config, stats, scores, translation)
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
                                     figures_tex(paper["figures"]) + curves_tex(curves)

@@ -49,7 +49,7 @@ def data_stats_cells(config: dict) -> list[Cell]:
     cells = []
     for name in config["prepare"]["benchmarks"]:
         path = Path(config["paths"]["data"]) / "prepared" / name / "stats.json"
-        stats = read_json(path) if path.is_file() else None
+        stats = read_json(path, missing_ok=True)
         entry = config["benchmarks"][name]
         paper = PAPER_TRAIN_PAIRS.get((*sorted((entry["source"], entry["target"])), next(iter(entry["test"]))), "")
         for column, value in QUANTITIES:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..io import atomic_write, corrupt, first_line
+from ..io import REBUILD, atomic_write, check_keys, parsing
 
 PREVIOUS = "previous.pt"
 
@@ -25,24 +25,13 @@ def save_atomic(obj, path: str | Path) -> None:
     atomic_write(path, lambda f: torch.save(obj, f))
 
 
-def load_checkpoint(path: str | Path, required: tuple[str, ...] = (), then: str = "rerun the workflow to rebuild it"):
-    """A file torch.save wrote, holding a dict with the keys `required`; else CorruptFile (moved aside).
-
-    A missing or unreadable-for-permission file raises as usual: that is not corruption.
-    """
-    path = Path(path)
-    try:
-        # weights_only=False: our own files hold RNG states (numpy, python) besides tensors.
+def load_checkpoint(path: str | Path, required: tuple[str, ...] = (), then: str = REBUILD):
+    """A file torch.save wrote, holding a dict with the keys `required`; else CorruptFile (moved aside)."""
+    # weights_only=False: our own files hold RNG states (numpy, python) besides tensors.
+    with parsing(path, (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, pickle.UnpicklingError,
+                        zipfile.BadZipFile), then):
         state = torch.load(path, map_location="cpu", weights_only=False)
-    except (FileNotFoundError, PermissionError, IsADirectoryError):
-        raise
-    except (RuntimeError, OSError, EOFError, ValueError, KeyError, AttributeError, pickle.UnpicklingError,
-            zipfile.BadZipFile) as err:
-        raise corrupt(path, first_line(err), then) from None
-    missing = [key for key in required if key not in state] if isinstance(state, dict) else ["(a dict)"]
-    if missing:
-        raise corrupt(path, f"no {', '.join(missing)}", then)
-    return state
+    return check_keys(path, state, required, then)
 
 
 def save_verified(state: dict, path: Path, required: tuple[str, ...]) -> None:

@@ -4,7 +4,9 @@ from diffglat.cli.translation import experiment_spec
 from diffglat.data.benchmarks import paper_test_set
 
 # Every job runs under it: `{LOGGED} {log} COMMAND...` keeps the output of the job's earlier runs in
-# its log (Snakemake deletes a log before the job runs) and marks each run's start and end.
+# its log (Snakemake deletes a log before the job runs) and marks each run's start and end. Rules
+# put it in with an f-string (hence their doubled braces): `snakemake --lint` rejects a shell
+# command that names a global directly.
 LOGGED = str(Path(workflow.basedir, "workflow", "scripts", "logged"))
 
 
