@@ -8,13 +8,21 @@ Reading checks what it reads: a file that exists but cannot be parsed (truncated
 a disk error) is moved aside to `<name>.corrupt` and reported as CorruptFile, one line naming it
 and saying what happens next; the file is then missing, so rerunning the workflow rebuilds it
 instead of failing on it again.
+
+What one process writes at a time (a training run's folder) is held under an exclusive lock,
+which the kernel drops when the holder dies, however it dies: a second process for the same
+output (an orphan of a killed job wrapper, a user's second workflow) stops with Busy, naming the
+holder, instead of interleaving its checkpoints with the first's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
+import socket
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -27,6 +35,29 @@ class CorruptFile(Exception):
 
 class WriteFailed(Exception):
     """An artifact could not be written; its previous version is unchanged."""
+
+
+class Busy(Exception):
+    """Another live process holds the lock on what this one would write."""
+
+
+@contextlib.contextmanager
+def exclusive(lock: str | Path, what: str):
+    """Run the block holding an exclusive lock on the file `lock` (created if missing; its text says
+    who holds it); Busy at once if another process holds it."""
+    lock = Path(lock)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(os.open(lock, os.O_RDWR | os.O_CREAT, 0o644), "r+", encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = f.read().strip() or "another process"
+            raise Busy(f"{what} is in use by {holder} (it holds {lock}); wait for it to end or stop it, "
+                       f"then rerun") from None
+        f.truncate()
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        f.flush()
+        yield  # the lock goes with the file's closing (or the process's end)
 
 
 def set_aside(path: str | Path) -> Path:

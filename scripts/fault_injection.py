@@ -74,14 +74,15 @@ def run_to_end(work: Path, log) -> float:
 
 
 def jobs(process: psutil.Process) -> list[psutil.Process]:
-    """The python processes of running jobs (`python -m diffglat ...`) under snakemake."""
+    """The python processes of running jobs (`python -m diffglat ...`) under snakemake, not the
+    workflow/scripts/logged wrappers around them (killing one of those would orphan its job)."""
     found = []
     for child in process.children(recursive=True):
         try:
             command = child.cmdline()
         except psutil.Error:
             continue
-        if "diffglat" in command and "-m" in command and "snakemake" not in " ".join(command):
+        if command[1:3] == ["-m", "diffglat"]:
             found.append(child)
     return found
 

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -14,8 +15,9 @@ import torch
 
 from diffglat import cli, io
 from diffglat.cli.runner import read_model
-from diffglat.io import CorruptFile, WriteFailed, atomic_write_text, read_json
+from diffglat.io import Busy, CorruptFile, WriteFailed, atomic_write_text, read_json
 from diffglat.training import checkpoint as checkpoint_module
+from diffglat.training.trainer import LOCK
 
 from helpers import make_trainer
 
@@ -179,12 +181,14 @@ def test_a_rerun_appends_to_the_killed_runs_log_after_a_marker(repo, tmp_path):
     os.killpg(first.pid, signal.SIGKILL)  # the job and its wrapper die: no end line
     first.wait()
     log.unlink()  # what Snakemake does before it runs the job again
-    assert logged(repo, tmp_path, "sh", "-c", "echo the second run; exit 2").wait() == 2
-    lines = log.read_text().splitlines()
+    # its last output has no newline (a progress bar's redraw): the end line still gets a line of its own
+    assert logged(repo, tmp_path, "sh", "-c", "echo the second run; printf 'bar 10%%\\rbar 20%%'; exit 2").wait() == 2
+    lines = log.read_bytes().decode().split("\n")  # carriage returns kept
     assert lines[1] == "step 1 of the first run"
     assert lines[3].endswith("rerun; the previous run ended: it wrote no end line (killed: SIGKILL, out of memory, "
                              "or a lost node)") and lines[3].startswith("=== 20")
-    assert lines[5] == "the second run" and lines[6].endswith("ended: exit status 2, an error (its message is above)")
+    assert lines[5] == "the second run" and lines[6] == "bar 10%\rbar 20%"
+    assert lines[7].startswith("=== 20") and lines[7].endswith("ended: exit status 2, an error (its message is above)")
     log.unlink()
     assert logged(repo, tmp_path, "true").wait() == 0
     text = log.read_text()
@@ -251,3 +255,25 @@ def test_a_run_preempted_mid_log_window_logs_the_same_window_stats_once_resumed(
     expected = (tmp_path / "a" / "train_stats.csv").read_text()
     assert expected.splitlines()[1:] == ["4,differ,7.50000", "8,differ,43.50000"]
     assert (tmp_path / "b" / "train_stats.csv").read_text() == expected
+
+
+def test_a_second_process_training_the_same_run_stops_until_the_first_is_gone(tmp_path):
+    """An orphaned trainer (its job wrapper killed) or a second workflow on the same results: the
+    newcomer stops at once, naming the holder, and the run's files stay the first one's."""
+    make_trainer(tmp_path, max_steps=3).train()
+    before = (tmp_path / "checkpoints" / "last.pt").read_bytes()
+    holder = subprocess.Popen(  # holds the lock as a live trainer would, until killed
+        [sys.executable, "-c", "import sys, time; from diffglat.io import exclusive\n"
+         "with exclusive(sys.argv[1], 'x'):\n    print('held', flush=True); time.sleep(600)",
+         str(tmp_path / LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(Busy, match=rf"training run {tmp_path} is in use by pid {holder.pid} on "):
+            make_trainer(tmp_path, max_steps=6).train()
+        assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
+    finally:
+        holder.send_signal(signal.SIGKILL)  # the kernel drops a dead holder's lock
+        holder.wait()
+    resumed = make_trainer(tmp_path, max_steps=6)
+    resumed.train()
+    assert resumed.step == 6

@@ -167,7 +167,9 @@ def training_process(snakemake_process, experiment):
             command = child.cmdline()
         except psutil.NoSuchProcess:
             continue
-        if "train" in command and command[-1] == experiment and "diffglat" in command:
+        # the python process itself, not the workflow/scripts/logged wrapper around it (whose
+        # SIGKILL would leave the training running)
+        if command[1:3] == ["-m", "diffglat"] and "train" in command and command[-1] == experiment:
             return child
     return None
 
@@ -197,7 +199,7 @@ def test_sigkill_during_training_then_rerun_resumes(repo, tmp_path):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     log = (work / "results" / "smoke" / "logs" / "synthetic_train_nar.log").read_text()
     # the killed run's output, then the marker, then the resumed run
-    killed, resumed = log.split("rerun; the previous run ended: it wrote no end line (killed: SIGKILL")
+    killed, resumed = log.split("rerun; the previous run ended: exit status 137, killed by signal 9")
     assert " started (" in killed and "resuming" not in killed
     assert "resuming from checkpoint" in resumed and "ended: exit status 0, finished" in resumed
     steps = [int(r["step"]) for r in csv.DictReader((results / "train_log.csv").open())]

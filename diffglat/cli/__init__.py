@@ -13,7 +13,7 @@ import sys
 from ..config import ConfigError, load_config, section_hash
 from ..data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark
 from ..data.prepare import prepare_benchmark
-from ..io import CorruptFile, WriteFailed, atomic_write_json
+from ..io import Busy, CorruptFile, WriteFailed, atomic_write_json
 from .. import __version__
 from ..provenance import git_commit, provenance
 from ..training import Preempted
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             from ..report import build_report
 
             build_report(config, pdf=not args.no_pdf)
-    except (ConfigError, CorruptFile, WriteFailed, FileNotFoundError, ValueError) as err:
+    except (ConfigError, Busy, CorruptFile, WriteFailed, FileNotFoundError, ValueError) as err:
         print(f"diffglat: error: {err}", file=sys.stderr)
         return 2
     except Preempted as err:

@@ -39,7 +39,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..data.batching import token_batches
-from ..io import CorruptFile, atomic_write_text
+from ..io import CorruptFile, atomic_write_text, exclusive
 from . import distributed
 from .checkpoint import PREVIOUS, load_checkpoint, save_atomic, save_verified
 from .precision import autocast
@@ -52,6 +52,8 @@ STATS_COLUMNS = ["step", "name", "value"]
 RESUMABLE_CHANGES = ("max_steps", "checkpoint_every", "log_every")
 VALID_COLUMNS = ["step", "score", "seconds"]
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# Held by the process that trains the run (io.exclusive): a second one stops instead of racing it.
+LOCK = ".train.lock"
 # What a resumable checkpoint must hold (Trainer.state).
 STATE_KEYS = ("model", "optimizer", "scheduler", "rng", "step", "epoch", "batch_in_epoch", "elapsed", "fingerprint")
 
@@ -400,7 +402,10 @@ class Trainer:
         SIGTERM or SIGUSR1, once the checkpoint of the last finished step is written."""
         previous_handlers = {sig: signal.signal(sig, self.request_stop) for sig in STOP_SIGNALS}
         try:
-            return self._train()
+            if self.rank != 0:  # rank 0 holds the run's lock for all of them
+                return self._train()
+            with exclusive(self.out_dir / LOCK, f"training run {self.out_dir}"):
+                return self._train()
         finally:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
