@@ -10,7 +10,10 @@ same architecture, which changes what an AR model outputs (and so how long it ru
 says which. The speedup baseline is the `ar` experiment with its main (beam) decoding.
 
     python benchmarks/decode_latency.py [--config config/config.yaml ...] [--sentences 100] [--threads 1]
-                                        [--rows ar:main dat:lookahead ...]
+                                        [--rows ar:main dat:lookahead ...] [--json docs/runs/decode_latency.json]
+
+--json also writes the measurements as a record (the README's latency table is rendered from
+docs/runs/decode_latency.json by scripts/readme_figures.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +35,8 @@ from diffglat.data.benchmarks import paper_test_set, prepared_dir  # noqa: E402
 from diffglat.data.dictionary import Dictionary  # noqa: E402
 from diffglat.data.indexed import load_split  # noqa: E402
 from diffglat.cli.families import build_model, generate, load_trained  # noqa: E402
-from diffglat.provenance import hardware  # noqa: E402
+from diffglat.io import atomic_write_json  # noqa: E402
+from diffglat.provenance import git_commit, hardware  # noqa: E402
 from diffglat.training import load_checkpoint  # noqa: E402
 
 BASELINE = ("ar", "main")
@@ -69,6 +74,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--rows", nargs="+", default=DEFAULT_ROWS, metavar="EXPERIMENT:VARIANT",
                         help="what to measure (default: the paper's comparison)")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = load_config(args.config)
@@ -98,6 +104,17 @@ def main() -> None:
     for experiment, variant, kind, weights, ms in rows:
         speedups = [f"{baseline[b] / ms[b]:.1f}x" if baseline else "--" for b in (1, 64)]
         print(f"{experiment:<18} {variant:<14} {weights:<10} {ms[1]:>12.1f} {speedups[0]:>8} {ms[64]:>13.2f} {speedups[1]:>8}")
+    if args.json:
+        atomic_write_json(args.json, {
+            "measured_on": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
+            "benchmark": benchmark, "test_set": split, "hardware": hardware("cpu"), "threads": args.threads,
+            "git_commits": [git_commit()], "sentences_batch1": args.sentences, "sentences_batch64": len(dataset),
+            "rows": [{"experiment": experiment, "variant": variant, "model": kind, "weights": weights,
+                      "ms_batch1": ms[1], "ms_batch64": ms[64],
+                      "speedup_batch1": baseline[1] / ms[1] if baseline else None,
+                      "speedup_batch64": baseline[64] / ms[64] if baseline else None}
+                     for experiment, variant, kind, weights, ms in rows]})
+        print(f"wrote {args.json}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,6 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +36,10 @@ import psutil
 import torch
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from diffglat.report.summary import job_span_seconds  # noqa: E402
+
 CONFIG = ("--configfile", "config/smoke.yaml")
 RESULTS, DATA, REPORTS = Path("results/smoke"), Path("data/smoke"), Path("reports/smoke")
 KINDS = ("workflow", "job", "preempt")
@@ -152,14 +155,10 @@ def half_written(work: Path) -> list[str]:
 
 def wall_time(work: Path) -> float:
     """From the first job's start to the last job's end, by the lines workflow/scripts/logged writes."""
-    stamps = []
-    for log in (work / RESULTS / "logs").glob("*.log"):
-        for line in log.read_text(errors="replace").splitlines():
-            if line.startswith("=== ") and (" started (" in line or " ended: " in line):
-                stamps.append(datetime.strptime(line.split()[1], "%Y-%m-%dT%H:%M:%SZ"))
-    if not stamps:
+    seconds = job_span_seconds(work / RESULTS / "logs")
+    if seconds is None:
         raise ValueError(f"{work} holds no job logs with start and end lines: not a finished run of this workflow")
-    return (max(stamps) - min(stamps)).total_seconds()
+    return seconds
 
 
 def stable(value):

@@ -14,6 +14,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import fault_injection  # noqa: E402  (scripts/ is not a package)
+import readme_figures  # noqa: E402
 
 pytestmark = pytest.mark.pipeline
 
@@ -132,6 +133,24 @@ def test_two_runs_of_the_smoke_config_give_identical_results(smoke_run, tmp_path
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     expected = fault_injection.results(smoke_run)
     assert len(expected) > 100 and fault_injection.differences(expected, fault_injection.results(work)) == []
+
+
+def machine(summary: dict) -> tuple:
+    """What a run's numbers depend on besides the code: CPU model and cores (not the kernel
+    release), training precisions, torch version."""
+    return ([h.split("), ")[0] for h in summary["hardware"]], summary["precisions"], summary["libraries"]["torch"])
+
+
+def test_the_smoke_run_reproduces_its_record(smoke_run):
+    """docs/runs/smoke.json, the run the README quotes for this config, is what a fresh run gives."""
+    summary = json.loads((smoke_run / fault_injection.REPORTS / "summary.json").read_text())
+    record = json.loads((readme_figures.RECORDS / "smoke.json").read_text())
+    if machine(summary) != machine(record):
+        pytest.skip(f"the record was measured on {machine(record)}, this is {machine(summary)}")
+    wrong, _ = readme_figures.differences(summary, record)
+    assert not wrong, ("the smoke run no longer gives its record's figures; if the change means to change them, "
+                       "run the smoke config and `python scripts/readme_figures.py record reports/smoke/summary.json "
+                       "smoke`:\n" + "\n".join(wrong))
 
 
 def test_random_kills_leave_nothing_half_written_and_the_reruns_end_as_an_uninterrupted_run(smoke_run, tmp_path):

@@ -40,10 +40,10 @@ def test_report_writes_every_output_it_names(repo, tmp_path):
     config = smoke_config(repo, tmp_path)  # no results at all: every cell "not run"
     assert build_report(config, pdf=False) == Path(report_outputs(config)["pdf"][0])
     outputs = report_outputs(config)
-    for path in outputs["tables"] + outputs["data_stats"] + outputs["figures"]:
+    for path in outputs["tables"] + outputs["data_stats"] + outputs["figures"] + outputs["summary"]:
         assert Path(path).is_file(), path
     written = {p for p in (tmp_path / "reports").rglob("*") if p.is_file() and p.parts[-2] != "latex"}
-    assert written == {Path(p) for kind in ("tables", "data_stats", "figures") for p in outputs[kind]}
+    assert written == {Path(p) for kind in ("tables", "data_stats", "figures", "summary") for p in outputs[kind]}
 
 
 def test_tidy_csv_quotes_only_where_needed(tmp_path):

@@ -13,11 +13,12 @@ from pathlib import Path
 from string import Template
 
 from ..config import section_hash
-from ..io import atomic_write_text, read_json
+from ..io import atomic_write_json, atomic_write_text, read_json
 from . import outputs
 from .data_stats import data_stats_appendix
 from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
 from .plan import plan_paths, plan_tex
+from .summary import own_seconds, run_figures
 from .tables import (
     Cell,
     latex_escape,
@@ -78,8 +79,7 @@ def run_summary(config: dict, stats: dict | None, scores: dict[str, dict],
     hardware = sorted({r["hardware"] for r in records}) or ["no results"]
     libraries = records[0]["libraries"] if records else {}
     # A branched run's wall time includes its parent's, which the parent already counts.
-    train_seconds = sum(s["training"]["wall_seconds"] - s["training"].get("branched_seconds", 0.0)
-                        for s in [*scores.values(), *trained.values()])
+    train_seconds = sum(own_seconds(s["training"]) for s in [*scores.values(), *trained.values()])
     decode_seconds = sum(s["decode_seconds"] for s in [*scores.values(), *translation.values()])
     rows = [("config", (f"{config['name']} (scale: {config['scale']}, synthetic section hash "
                         f"{section_hash(config['synthetic'])})")),
@@ -250,6 +250,7 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     data_tex = data_stats_appendix(config, outputs.data_stats_path(config))
     plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path, missing_ok=True)) is not None}
     summary = run_summary(config, stats, scores, translation)
+    atomic_write_json(outputs.summary_path(config), run_figures(config, scores, translation))
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
                                     figures_tex(paper["figures"]) + curves_tex(curves)
                                     + diffusion_tex(diffusion, len(curves) + 1),

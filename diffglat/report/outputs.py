@@ -51,12 +51,16 @@ def pdf_path(config: dict) -> Path:
     return Path(config["paths"]["reports"]) / "diffglat-report.pdf"
 
 
+def summary_path(config: dict) -> Path:
+    return Path(config["paths"]["reports"]) / "summary.json"
+
+
 def report_outputs(config: dict) -> dict[str, list[str]]:
     """The files `diffglat report` always writes, by kind (the report rule's named outputs). The
     supplementary figures (learning curves, diffusion shares) depend on which results exist and are
     not listed."""
     figures = paper_figures(packaged_yaml("paper_numbers.yaml"))
-    return {"pdf": [str(pdf_path(config))],
+    return {"pdf": [str(pdf_path(config))], "summary": [str(summary_path(config))],
             "tables": [str(table_path(config, n, ext)) for n in TABLES for ext in TABLE_FORMATS],
             "data_stats": [str(data_stats_path(config))],
             "figures": [str(figure_stem(config, name).with_suffix(f".{ext}")) for name in figures

@@ -1,0 +1,61 @@
+"""The run's figures in one file, `reports/<scale>/summary.json`: what a README, a note or a paper
+quotes of a run, each read from its result files, under a flat name (`multi30k_en_de.ar.main.bleu`).
+`scripts/readme_figures.py` renders the README's quoted figures from such a file (kept for the
+run it came from in docs/runs/) and checks a new run against it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from .translation import MAIN_VARIANT
+
+# The start and end lines workflow/scripts/logged frames each job run with: "=== <UTC time> started (..."
+LOG_STAMP = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def job_span_seconds(logs: Path) -> float | None:
+    """From the first job's start to the latest start or end line among the job logs in `logs` (run
+    by the report job itself, that is its own start); None without logs."""
+    stamps = []
+    for log in logs.glob("*.log"):
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("=== ") and (" started (" in line or " ended: " in line):
+                stamps.append(datetime.strptime(line.split()[1], LOG_STAMP))
+    return (max(stamps) - min(stamps)).total_seconds() if stamps else None
+
+
+def own_seconds(training: dict) -> float:
+    """A run's training time without the shared warm-up of the run it branched off."""
+    return training["wall_seconds"] - training.get("branched_seconds", 0.0)
+
+
+def run_figures(config: dict, scores: dict[str, dict], translation: dict[tuple, dict]) -> dict:
+    """summary.json: the config and provenance, then `figures`, name -> number."""
+    figures: dict[str, float | int | None] = {}
+    span = job_span_seconds(Path(config["paths"]["results"]) / "logs")
+    trained = {(b, e): s["training"] for (b, e, _), s in translation.items()}
+    figures["workflow_minutes"] = None if span is None else span / 60
+    figures["training_minutes"] = (sum(own_seconds(s["training"]) for s in scores.values())
+                                   + sum(own_seconds(t) for t in trained.values())) / 60
+    figures["decoding_minutes"] = sum(s["decode_seconds"] for s in [*scores.values(), *translation.values()]) / 60
+    for name, s in sorted(scores.items()):
+        final = s["layers"][str(s["final_layer"])]
+        figures[f"synthetic.{name}.token_accuracy"] = final["token_accuracy"]
+        figures[f"synthetic.{name}.sequence_accuracy"] = final["sequence_accuracy"]
+    for (benchmark, experiment, variant), s in sorted(translation.items()):
+        figures[f"{benchmark}.{experiment}.{variant}.bleu"] = s["bleu"]
+        figures[f"{benchmark}.{experiment}.{variant}.chrf"] = s["chrf"]
+        if variant == MAIN_VARIANT:
+            t = s["training"]
+            figures[f"{benchmark}.{experiment}.steps"] = t["steps"]
+            figures[f"{benchmark}.{experiment}.plateau_step"] = t.get("plateau_step")
+            figures[f"{benchmark}.{experiment}.training_minutes"] = own_seconds(t) / 60
+    records = [s["provenance"] for s in [*scores.values(), *translation.values()]]
+    return {"config": config["name"], "scale": config["scale"],
+            "git_commits": sorted({r["git_commit"] for r in records}),
+            "hardware": sorted({r["hardware"] for r in records}),
+            "libraries": records[0]["libraries"] if records else {},
+            "precisions": sorted({s["training"]["precision"] for s in [*scores.values(), *translation.values()]}),
+            "figures": figures}
