@@ -9,7 +9,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 .PHONY: setup report smoke test lint clean
 
 setup: $(VENV)/.installed
-	@scripts/install-latex.sh
+	@scripts/install-system-packages.sh
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

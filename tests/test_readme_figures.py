@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from diffglat.report.summary import job_span_seconds
+from diffglat.report.summary import job_span_seconds, run_figures
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "readme_figures.py"
 spec = importlib.util.spec_from_file_location("readme_figures", SCRIPT)
@@ -75,3 +75,27 @@ def test_the_job_span_runs_from_the_first_start_to_the_last_line_of_the_job_logs
     (tmp_path / "b.log").write_text("=== 2026-12-03T09:59:30Z started (host h, pid 3): y\n")
     (tmp_path / "c.txt").write_text("=== 2026-12-03T08:00:00Z started (host h, pid 4): not a job log\n")
     assert job_span_seconds(tmp_path) == 30 + 90 * 60
+
+
+def test_the_run_summary_names_each_figure_by_where_it_comes_from(tmp_path):
+    provenance = {"git_commit": "abc", "hardware": "2 CPU cores (X), Linux 6", "libraries": {"torch": "2.13.0"}}
+    training = {"steps": 1800, "wall_seconds": 600.0, "branched_seconds": 120.0, "precision": "bfloat16",
+                "plateau_step": 1500}
+    synthetic = {"nar": {"final_layer": 2, "layers": {"1": {"token_accuracy": 1.0, "sequence_accuracy": 0.0},
+                                                      "2": {"token_accuracy": 56.0, "sequence_accuracy": 3.0}},
+                         "training": {"wall_seconds": 60.0, "precision": "float32"}, "decode_seconds": 6.0,
+                         "provenance": provenance}}
+    main = {"bleu": 32.01, "chrf": 55.5, "training": training, "decode_seconds": 30.0, "provenance": provenance}
+    translation = {("m30k", "ar", "main"): main, ("m30k", "ar", "greedy"): {**main, "bleu": 30.5}}
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "a.log").write_text("=== 2026-12-03T10:00:00Z started (h): x\n"
+                                             "=== 2026-12-03T10:06:00Z ended: exit status 0, finished\n")
+    config = {"name": "default", "scale": "cpu", "paths": {"results": str(tmp_path)}}
+    summary = run_figures(config, synthetic, translation)
+    assert summary["git_commits"] == ["abc"] and summary["precisions"] == ["bfloat16", "float32"]
+    assert summary["figures"] == {
+        "workflow_minutes": 6.0, "training_minutes": (60 + 480) / 60, "decoding_minutes": 66 / 60,
+        "synthetic.nar.token_accuracy": 56.0, "synthetic.nar.sequence_accuracy": 3.0,
+        "m30k.ar.greedy.bleu": 30.5, "m30k.ar.greedy.chrf": 55.5,
+        "m30k.ar.main.bleu": 32.01, "m30k.ar.main.chrf": 55.5,
+        "m30k.ar.steps": 1800, "m30k.ar.plateau_step": 1500, "m30k.ar.training_minutes": 8.0}
