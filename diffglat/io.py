@@ -38,13 +38,17 @@ class WriteFailed(Exception):
 
 
 class Busy(Exception):
-    """Another live process holds the lock on what this one would write."""
+    """Another live process holds the lock on what this one would write, or it cannot be locked."""
 
 
 @contextlib.contextmanager
 def exclusive(lock: str | Path, what: str):
-    """Run the block holding an exclusive lock on the file `lock` (created if missing; its text says
-    who holds it); Busy at once if another process holds it."""
+    """Run the block holding an exclusive flock on the file `lock` (created if missing; while held,
+    its text says who holds it); Busy at once if another process holds it. Yields check_held(),
+    which raises Busy once `lock` is no longer the file this process locked.
+
+    The kernel drops the lock when its holder dies, however it dies; on NFS that needs working
+    locks (not `nolock` or `local_lock=flock`), and a lost node's lock lasts until its lease ends."""
     lock = Path(lock)
     lock.parent.mkdir(parents=True, exist_ok=True)
     with open(os.open(lock, os.O_RDWR | os.O_CREAT, 0o644), "r+", encoding="utf-8") as f:
@@ -54,10 +58,31 @@ def exclusive(lock: str | Path, what: str):
             holder = f.read().strip() or "another process"
             raise Busy(f"{what} is in use by {holder} (it holds {lock}); wait for it to end or stop it, "
                        f"then rerun") from None
+        except OSError as err:  # a file system without locks (some Lustre, CIFS, NFS mounts)
+            raise Busy(f"cannot lock {lock} ({err.strerror or err}): {what} could be trained by two processes at "
+                       f"once here; put paths.results on a file system with locks") from None
+        held = os.fstat(f.fileno()).st_ino
+
+        def check_held() -> None:
+            """Busy if `lock` is no longer the file this process locked (its folder deleted or moved
+            away, and maybe made anew by another process): writing on would mix two runs."""
+            try:
+                same = os.stat(lock).st_ino == held
+            except FileNotFoundError:
+                same = False
+            if not same:
+                raise Busy(f"{lock} was removed or replaced while this process held it: stopping {what} "
+                           f"rather than writing into a folder another process may own")
+
+        check_held()
         f.truncate()
         f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
         f.flush()
-        yield  # the lock goes with the file's closing (or the process's end)
+        try:
+            yield check_held
+        finally:
+            f.seek(0)
+            f.truncate()  # held by nobody: no stale "pid ... since" for the next reader
 
 
 def set_aside(path: str | Path) -> Path:

@@ -85,7 +85,9 @@ def jobs(process: psutil.Process) -> list[psutil.Process]:
             command = child.cmdline()
         except psutil.Error:
             continue
-        if command[1:3] == ["-m", "diffglat"]:
+        wrapper = any(Path(word).name == "logged" for word in command)
+        # `python -m diffglat`, or torchrun's launcher and workers (`python -u -m diffglat`)
+        if not wrapper and any(command[i:i + 2] == ["-m", "diffglat"] for i in range(1, len(command) - 1)):
             found.append(child)
     return found
 

@@ -8,7 +8,7 @@ if ! { command -v latexmk && command -v pdflatex && kpsewhich booktabs.sty; } >/
   missing="latexmk texlive-latex-base texlive-latex-recommended texlive-fonts-recommended"
 fi
 if ! command -v java >/dev/null; then
-  missing="$missing default-jre-headless"
+  missing="${missing:+$missing }default-jre-headless"
 fi
 [ -n "$missing" ] || exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -16,7 +16,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
 else
-  echo "error: install the Debian packages:$missing" >&2
+  echo "error: install the Debian packages: $missing" >&2
   echo "       (LaTeX: latexmk, pdflatex and booktabs make the PDF report; Java runs pycocoevalcap's" >&2
   echo "       tokenizer and METEOR), then rerun." >&2
   exit 1

@@ -39,7 +39,10 @@ from diffglat.io import atomic_write_json, atomic_write_text, read_json  # noqa:
 DOCUMENTS = [ROOT / "README.md", ROOT / "config" / "README.md"]
 RECORDS = ROOT / "docs" / "runs"
 FIGURE = re.compile(r"<!--run (?P<record>[\w-]+) (?P<name>[\w.-]+)-->(?P<value>.*?)<!--/run-->")
-TABLE = re.compile(r"<!--table (?P<record>[\w-]+)-->\n(?P<body>.*?)<!--/table-->", re.S)
+# a table's body may not hold another table's opener: an opener without its closer is an error,
+# not a reason to swallow the text up to the next table's closer
+TABLE = re.compile(r"<!--table (?P<record>[\w-]+)-->\n(?P<body>(?:(?!<!--table ).)*?)<!--/table-->", re.S)
+OPENERS = re.compile(r"<!--(run|table) ")
 # figures a rerun of the same config on the same kind of machine must reproduce exactly
 REPRODUCED = ("bleu", "chrf", "accuracy", "steps", "plateau_step")
 
@@ -75,16 +78,28 @@ def formatted(name: str, value) -> str:
     return f"{value:.1f}"
 
 
+def speedup(value) -> str:
+    return "--" if value is None else f"{value:.1f}x"
+
+
 def latency_table(record: dict) -> str:
+    """What decode_latency.py measured: where and how, then ms per sentence and speedup per row."""
     rows = {(r["experiment"], r["variant"]): r for r in record["rows"]}
-    lines = ["| model (decoding) | batch 1 | speedup | batch 64 | speedup | paper, V100 batch 1 |",
+    untrained = sorted({r["experiment"] for r in record["rows"] if r["weights"] != "trained"})
+    lines = [f"Measured {record['measured_on']} at commit {', '.join(record['git_commits'])} on "
+             f"{record['hardware']}, {record['threads']} torch thread(s): {record['benchmark']} "
+             f"{record['test_set']}, batch 1 over its first {record['sentences_batch1']} sentences, batch 64 over "
+             f"all {record['sentences_batch64']}; milliseconds per sentence and speedup over the AR with beam search"
+             + (f"; fresh (untrained) weights for {', '.join(untrained)}" if untrained else
+                "; every model with its trained weights") + ".", "",
+             "| model (decoding) | batch 1 | speedup | batch 64 | speedup | paper, V100 batch 1 |",
              "|---|---|---|---|---|---|"]
     for experiment, variant, label, paper in LATENCY_ROWS:
         r = rows.get((experiment, variant))
         if r is None:
             raise SystemExit(f"the record decode_latency has no row {experiment}:{variant}")
-        lines.append(f"| {label} | {r['ms_batch1']:.1f} | {r['speedup_batch1']:.1f}x | {r['ms_batch64']:.1f} | "
-                     f"{r['speedup_batch64']:.1f}x | {paper} |")
+        lines.append(f"| {label} | {r['ms_batch1']:.1f} | {speedup(r['speedup_batch1'])} | {r['ms_batch64']:.2f} | "
+                     f"{speedup(r['speedup_batch64'])} | {paper} |")
     return "\n".join(lines) + "\n"
 
 
@@ -112,6 +127,12 @@ def rendered(text: str, document: str) -> str:
             raise SystemExit(f"{document}: no table is rendered from the record {m['record']!r}")
         return f"<!--table {m['record']}-->\n{TABLES[m['record']](record_named(m['record']))}<!--/table-->"
 
+    markers = len(OPENERS.findall(text))
+    matched = len(FIGURE.findall(text)) + len(TABLE.findall(text))
+    if markers != matched:
+        raise SystemExit(f"{document}: {markers - matched} of its {markers} <!--run ...--> and <!--table ...--> "
+                         f"markers are not closed on the same line (<!--/run-->) or before the next table "
+                         f"(<!--/table-->)")
     return TABLE.sub(one_table, FIGURE.sub(one_figure, text))
 
 

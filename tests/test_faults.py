@@ -5,6 +5,7 @@ workflow-level kills in test_pipeline.py."""
 import errno
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from diffglat import cli, io
 from diffglat.cli.runner import read_model
 from diffglat.io import Busy, CorruptFile, WriteFailed, atomic_write_text, read_json
 from diffglat.training import checkpoint as checkpoint_module
+from diffglat.training.checkpoint import load_checkpoint
 from diffglat.training.trainer import LOCK
 
 from helpers import make_trainer
@@ -268,7 +270,7 @@ def test_a_second_process_training_the_same_run_stops_until_the_first_is_gone(tm
          str(tmp_path / LOCK)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "held\n"
-        with pytest.raises(Busy, match=rf"training run {tmp_path} is in use by pid {holder.pid} on "):
+        with pytest.raises(Busy, match=rf"training run {re.escape(str(tmp_path))} is in use by pid {holder.pid} on "):
             make_trainer(tmp_path, max_steps=6).train()
         assert (tmp_path / "checkpoints" / "last.pt").read_bytes() == before
     finally:
@@ -277,3 +279,43 @@ def test_a_second_process_training_the_same_run_stops_until_the_first_is_gone(tm
     resumed = make_trainer(tmp_path, max_steps=6)
     resumed.train()
     assert resumed.step == 6
+    assert (tmp_path / LOCK).read_text() == ""  # released: no stale holder named
+
+
+def test_a_lock_whose_file_was_removed_or_replaced_is_no_longer_held(tmp_path):
+    lock = tmp_path / "run" / LOCK
+    with io.exclusive(lock, "training run r") as check_held:
+        check_held()
+        lock.unlink()  # rm -rf of the results while the job runs on
+        with pytest.raises(Busy, match=r"removed or replaced while this process held it: stopping training run r"):
+            check_held()
+        lock.write_text("another run's lock\n")  # and a new run made the folder again
+        with pytest.raises(Busy, match="removed or replaced"):
+            check_held()
+
+
+def test_the_trainer_stops_before_writing_into_a_folder_that_is_no_longer_its_own(tmp_path, monkeypatch):
+    trainer = make_trainer(tmp_path, max_steps=8)  # checkpoint_every 3
+    saves = []
+    original = trainer.save
+
+    def save():
+        saves.append(trainer.step)
+        if len(saves) == 2:
+            (tmp_path / LOCK).unlink()
+        original()
+
+    monkeypatch.setattr(trainer, "save", save)
+    with pytest.raises(Busy, match="removed or replaced"):
+        trainer.train()
+    assert saves == [3, 6] and load_checkpoint(tmp_path / "checkpoints" / "last.pt", ("step",), "")["step"] == 3
+
+
+def test_the_cli_reports_a_busy_run_in_one_line(repo, monkeypatch, capsys):
+    def busy(*args, **kwargs):
+        raise Busy("training run results/x is in use by pid 7 on h since t (it holds results/x/.train.lock); wait")
+
+    monkeypatch.setattr(cli, "plan", busy)
+    assert cli.main(["plan", "--config", str(repo / "config/config.yaml")]) == 2
+    assert capsys.readouterr().err == ("diffglat: error: training run results/x is in use by pid 7 on h since t "
+                                       "(it holds results/x/.train.lock); wait\n")

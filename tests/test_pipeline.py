@@ -181,15 +181,15 @@ def test_a_truncated_model_is_named_set_aside_and_rebuilt_by_the_rerun(repo, tmp
 
 
 def training_process(snakemake_process, experiment):
-    for child in psutil.Process(snakemake_process.pid).children(recursive=True):
+    """The python process training `experiment` (not the workflow/scripts/logged wrapper around it,
+    whose SIGKILL would leave the training running)."""
+    for job in fault_injection.jobs(psutil.Process(snakemake_process.pid)):
         try:
-            command = child.cmdline()
+            command = job.cmdline()
         except psutil.NoSuchProcess:
             continue
-        # the python process itself, not the workflow/scripts/logged wrapper around it (whose
-        # SIGKILL would leave the training running)
-        if command[1:3] == ["-m", "diffglat"] and "train" in command and command[-1] == experiment:
-            return child
+        if "train" in command and command[-1] == experiment:
+            return job
     return None
 
 

@@ -44,15 +44,30 @@ def test_a_figure_the_record_lacks_names_the_document_the_record_and_the_figure(
 
 
 def test_the_latency_table_is_rendered_whole_from_its_record(records):
-    rows = [{"experiment": e, "variant": v, "ms_batch1": 10.0 * (i + 1), "ms_batch64": 2.0, "speedup_batch1": 1 / (i + 1),
-             "speedup_batch64": 1.0} for i, (e, v, _, _) in enumerate(readme_figures.LATENCY_ROWS)]
-    (records / "decode_latency.json").write_text(json.dumps({"rows": rows}))
+    rows = [{"experiment": e, "variant": v, "weights": "trained" if e != "ctc" else "fresh", "ms_batch1": 10.0 * (i + 1),
+             "ms_batch64": 2.0, "speedup_batch1": 1 / (i + 1), "speedup_batch64": None if e == "ctc" else 1.0}
+            for i, (e, v, _, _) in enumerate(readme_figures.LATENCY_ROWS)]
+    (records / "decode_latency.json").write_text(json.dumps({
+        "measured_on": "2026-12-03", "git_commits": ["abc"], "hardware": "2 CPU cores (X)", "threads": 1,
+        "benchmark": "m30k", "test_set": "test", "sentences_batch1": 100, "sentences_batch64": 1000, "rows": rows}))
     text = readme_figures.rendered("before\n<!--table decode_latency-->\n| old |\n<!--/table-->\nafter", "README.md")
     lines = text.split("\n")
     assert lines[:2] == ["before", "<!--table decode_latency-->"] and lines[-2:] == ["<!--/table-->", "after"]
-    assert lines[4] == "| AR 3+6 (beam 4) | 10.0 | 1.0x | 2.0 | 1.0x | 1.0x |"
-    assert lines[5] == "| AR 3+6 (greedy) | 20.0 | 0.5x | 2.0 | 1.0x |  |"
-    assert len(lines) == 2 + 2 + len(readme_figures.LATENCY_ROWS) + 2
+    assert lines[2] == ("Measured 2026-12-03 at commit abc on 2 CPU cores (X), 1 torch thread(s): m30k test, batch 1 "
+                        "over its first 100 sentences, batch 64 over all 1000; milliseconds per sentence and speedup "
+                        "over the AR with beam search; fresh (untrained) weights for ctc.")
+    assert lines[6] == "| AR 3+6 (beam 4) | 10.0 | 1.0x | 2.00 | 1.0x | 1.0x |"
+    assert lines[7] == "| AR 3+6 (greedy) | 20.0 | 0.5x | 2.00 | 1.0x |  |"
+    assert lines[9] == "| CTC | 40.0 | 0.2x | 2.00 | -- | 14.3x |"
+    assert len(lines) == 2 + 4 + len(readme_figures.LATENCY_ROWS) + 2
+
+
+def test_a_marker_left_open_is_an_error_not_a_swallowed_paragraph(records):
+    with pytest.raises(SystemExit, match="1 of its 2 .* markers are not closed"):
+        readme_figures.rendered("<!--table decode_latency-->\nprose\n<!--table decode_latency-->\n|x|\n<!--/table-->",
+                                "README.md")
+    with pytest.raises(SystemExit, match="1 of its 1 "):
+        readme_figures.rendered("AR: <!--run run b.ar.main.bleu-->30.0\n<!--/run--> BLEU", "README.md")
 
 
 def test_compare_flags_a_score_that_did_not_reproduce_and_not_a_slower_run():
@@ -72,7 +87,8 @@ def test_the_job_span_runs_from_the_first_start_to_the_last_line_of_the_job_logs
                                     "\n=== 2026-12-03T11:00:00Z rerun; the previous run ended: ...\n"
                                     "=== 2026-12-03T11:00:00Z started (host h, pid 2): x\n"
                                     "=== 2026-12-03T11:30:00Z ended: exit status 0, finished\n")
-    (tmp_path / "b.log").write_text("=== 2026-12-03T09:59:30Z started (host h, pid 3): y\n")
+    (tmp_path / "b.log").write_text("=== 2026-12-03T09:59:30Z started (host h, pid 3): y\n"
+                                    "=== step 5 started (a job's own output)\n")
     (tmp_path / "c.txt").write_text("=== 2026-12-03T08:00:00Z started (host h, pid 4): not a job log\n")
     assert job_span_seconds(tmp_path) == 30 + 90 * 60
 
@@ -91,7 +107,7 @@ def test_the_run_summary_names_each_figure_by_where_it_comes_from(tmp_path):
     (tmp_path / "logs" / "a.log").write_text("=== 2026-12-03T10:00:00Z started (h): x\n"
                                              "=== 2026-12-03T10:06:00Z ended: exit status 0, finished\n")
     config = {"name": "default", "scale": "cpu", "paths": {"results": str(tmp_path)}}
-    summary = run_figures(config, synthetic, translation)
+    summary = run_figures(config, None, synthetic, translation)
     assert summary["git_commits"] == ["abc"] and summary["precisions"] == ["bfloat16", "float32"]
     assert summary["figures"] == {
         "workflow_minutes": 6.0, "training_minutes": (60 + 480) / 60, "decoding_minutes": 66 / 60,

@@ -6,9 +6,11 @@ What the COCO evaluation does, and so what these numbers mean:
   split, punctuation dropped;
 - each hypothesis is scored against all references of its item (five captions of an image, one
   paraphrase of a question);
-- BLEU-4 is corpus BLEU (no smoothing, closest-reference brevity penalty), ROUGE-L the LCS
-  F-measure with beta 1.2 and the best reference per item, METEOR 1.5 (Java) with its English
-  paraphrase table, CIDEr-D with document frequencies from the references of the scored set.
+- BLEU-4 is corpus BLEU (no smoothing, closest-reference brevity penalty); ROUGE-L the mean over
+  items of an LCS F-measure (beta 1.2) of the best precision and the best recall over the item's
+  references (which may come from different references); METEOR 1.5 (Java) with its English
+  paraphrase table, over the pooled statistics of all items; CIDEr-D with document frequencies
+  from the references of the scored set.
 Scores are percentages (x100), as the paper prints them (CIDEr 112.3 is pycocoevalcap's 1.123).
 SPICE is left out: its first use downloads Stanford CoreNLP models, and this project runs offline.
 """
@@ -18,7 +20,6 @@ from __future__ import annotations
 import shutil
 
 METRICS = ("bleu4", "meteor", "rouge_l", "cider")
-JAVA_METRICS = ("meteor",)  # besides the tokenizer, which every metric needs
 
 
 class JavaMissing(RuntimeError):
@@ -43,10 +44,8 @@ def _scorer(name: str):
     if name == "rouge_l":
         from pycocoevalcap.rouge.rouge import Rouge
         return Rouge()
-    if name == "cider":
-        from pycocoevalcap.cider.cider import Cider
-        return Cider()
-    raise ValueError(f"unknown COCO metric {name!r} (known: {', '.join(METRICS)})")
+    from pycocoevalcap.cider.cider import Cider
+    return Cider()
 
 
 def coco_scores(hypotheses: list[str], references: list[list[str]], metrics: tuple[str, ...] = METRICS) -> dict:
@@ -57,6 +56,9 @@ def coco_scores(hypotheses: list[str], references: list[list[str]], metrics: tup
         raise ValueError("no hypotheses to score")
     if any(not refs for refs in references):
         raise ValueError(f"item {next(i for i, refs in enumerate(references) if not refs)} has no reference")
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown COCO metric {unknown[0]!r} (known: {', '.join(METRICS)})")
     require_java()
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
@@ -66,8 +68,10 @@ def coco_scores(hypotheses: list[str], references: list[list[str]], metrics: tup
     scores = {}
     for name in metrics:
         scorer = _scorer(name)
-        value, _ = scorer.compute_score(refs, hyps, verbose=0) if name == "bleu4" else scorer.compute_score(refs, hyps)
+        try:
+            value, _ = scorer.compute_score(refs, hyps, verbose=0) if name == "bleu4" else scorer.compute_score(refs, hyps)
+        finally:
+            if name == "meteor":
+                scorer.__del__()  # ends its Java process now (1.2 has no close(); a second call is harmless)
         scores[name] = 100 * (value[3] if name == "bleu4" else value)
-        if name == "meteor":
-            del scorer  # closes its Java process
     return scores

@@ -18,7 +18,7 @@ from . import outputs
 from .data_stats import data_stats_appendix
 from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
 from .plan import plan_paths, plan_tex
-from .summary import own_seconds, run_figures
+from .summary import run_figures
 from .tables import (
     Cell,
     latex_escape,
@@ -69,25 +69,20 @@ def material_gaps(cells: list[Cell]) -> list[str]:
     return gaps
 
 
-def run_summary(config: dict, stats: dict | None, scores: dict[str, dict],
+def run_summary(config: dict, summary: dict, scores: dict[str, dict],
                 translation: dict[tuple, dict]) -> list[tuple[str, str]]:
-    """What was run, for the report's first table: every value read from the result files."""
+    """What was run, for the report's first table: every value read from the result files (through
+    `summary`, summary.json's content, for what both say)."""
     trained = {(b, e): s for (b, e, _), s in translation.items()}  # one training per (benchmark, experiment)
-    records = ([s["provenance"] for s in scores.values()] + [s["provenance"] for s in translation.values()]
-               + ([stats["provenance"]] if stats else []))
-    commits = sorted({r["git_commit"] for r in records}) or ["no results"]
-    hardware = sorted({r["hardware"] for r in records}) or ["no results"]
-    libraries = records[0]["libraries"] if records else {}
-    # A branched run's wall time includes its parent's, which the parent already counts.
-    train_seconds = sum(own_seconds(s["training"]) for s in [*scores.values(), *trained.values()])
-    decode_seconds = sum(s["decode_seconds"] for s in [*scores.values(), *translation.values()])
+    figures = summary["figures"]
     rows = [("config", (f"{config['name']} (scale: {config['scale']}, synthetic section hash "
                         f"{section_hash(config['synthetic'])})")),
-            ("git commit(s) of the results", ", ".join(commits)),
-            ("hardware", "; ".join(hardware)),
-            ("wall time", (f"{(train_seconds + decode_seconds) / 60:.1f} min summed over jobs "
-                           f"(training {train_seconds / 60:.1f} min, decoding {decode_seconds / 60:.1f} min)")),
-            ("libraries", ", ".join(f"{k} {v}" for k, v in libraries.items()))]
+            ("git commit(s) of the results", ", ".join(summary["git_commits"]) or "no results"),
+            ("hardware", "; ".join(summary["hardware"]) or "no results"),
+            ("wall time", (f"{figures['training_minutes'] + figures['decoding_minutes']:.1f} min summed over jobs "
+                           f"(training {figures['training_minutes']:.1f} min, decoding "
+                           f"{figures['decoding_minutes']:.1f} min)")),
+            ("libraries", ", ".join(f"{k} {v}" for k, v in summary["libraries"].items()))]
     for name, s in scores.items():
         t = s["training"]
         rows.append((f"experiment {name}", (f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps "
@@ -249,8 +244,9 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     tex = outputs.tex_path(config)
     data_tex = data_stats_appendix(config, outputs.data_stats_path(config))
     plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path, missing_ok=True)) is not None}
-    summary = run_summary(config, stats, scores, translation)
-    atomic_write_json(outputs.summary_path(config), run_figures(config, scores, translation))
+    figures = run_figures(config, stats, scores, translation)
+    atomic_write_json(outputs.summary_path(config), figures)
+    summary = run_summary(config, figures, scores, translation)
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
                                     figures_tex(paper["figures"]) + curves_tex(curves)
                                     + diffusion_tex(diffusion, len(curves) + 1),

@@ -16,13 +16,19 @@ LOG_STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def job_span_seconds(logs: Path) -> float | None:
-    """From the first job's start to the latest start or end line among the job logs in `logs` (run
-    by the report job itself, that is its own start); None without logs."""
+    """From the first job's start to the latest stamped line (start, end, rerun marker) among the job
+    logs in `logs`; None without logs. The logs keep every run of a job, so this is the span of all
+    the runs the results came from, pauses between reruns included; run by the report job, its
+    latest line is the report's own start."""
     stamps = []
     for log in logs.glob("*.log"):
         for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("=== ") and (" started (" in line or " ended: " in line):
-                stamps.append(datetime.strptime(line.split()[1], LOG_STAMP))
+            words = line.split(maxsplit=2)
+            if len(words) == 3 and words[0] == "===" and words[2].startswith(("started (", "ended: ", "rerun; ")):
+                try:
+                    stamps.append(datetime.strptime(words[1], LOG_STAMP))
+                except ValueError:  # a job's own output that looks like the wrapper's
+                    continue
     return (max(stamps) - min(stamps)).total_seconds() if stamps else None
 
 
@@ -31,8 +37,9 @@ def own_seconds(training: dict) -> float:
     return training["wall_seconds"] - training.get("branched_seconds", 0.0)
 
 
-def run_figures(config: dict, scores: dict[str, dict], translation: dict[tuple, dict]) -> dict:
-    """summary.json: the config and provenance, then `figures`, name -> number."""
+def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], translation: dict[tuple, dict]) -> dict:
+    """summary.json: the config and provenance, then `figures`, name -> number (the report's run
+    summary takes its times from here)."""
     figures: dict[str, float | int | None] = {}
     span = job_span_seconds(Path(config["paths"]["results"]) / "logs")
     trained = {(b, e): s["training"] for (b, e, _), s in translation.items()}
@@ -52,7 +59,7 @@ def run_figures(config: dict, scores: dict[str, dict], translation: dict[tuple, 
             figures[f"{benchmark}.{experiment}.steps"] = t["steps"]
             figures[f"{benchmark}.{experiment}.plateau_step"] = t.get("plateau_step")
             figures[f"{benchmark}.{experiment}.training_minutes"] = own_seconds(t) / 60
-    records = [s["provenance"] for s in [*scores.values(), *translation.values()]]
+    records = [s["provenance"] for s in [*scores.values(), *translation.values()]] + ([stats["provenance"]] if stats else [])
     return {"config": config["name"], "scale": config["scale"],
             "git_commits": sorted({r["git_commit"] for r in records}),
             "hardware": sorted({r["hardware"] for r in records}),

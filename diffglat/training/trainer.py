@@ -29,6 +29,7 @@ import random
 import signal
 import sys
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -39,7 +40,7 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from ..data.batching import token_batches
-from ..io import CorruptFile, atomic_write_text, exclusive
+from ..io import Busy, CorruptFile, atomic_write_text, exclusive
 from . import distributed
 from .checkpoint import PREVIOUS, load_checkpoint, save_atomic, save_verified
 from .precision import autocast
@@ -189,6 +190,7 @@ class Trainer:
             raise ValueError(f"train.update_freq ({settings.update_freq}) must be a multiple of the number of "
                              f"training processes ({self.world_size})")
         self.micro_batches = settings.update_freq // self.world_size  # per process and update
+        self.check_lock: Callable[[], None] = lambda: None  # while training (rank 0): Busy once the run's lock is gone
         self.signalled = False  # this process received a stop signal
         self.stopping = False   # some process did, as all processes agreed after the last step
 
@@ -208,6 +210,7 @@ class Trainer:
 
     def save(self) -> None:
         if self.rank == 0:
+            self.check_lock()  # the folder is still this run's
             save_verified(self.state(), self.checkpoint_path, STATE_KEYS)
 
     def resume(self) -> bool:
@@ -393,6 +396,20 @@ class Trainer:
         self.batch_in_epoch += len(micro_batches)
         return stats
 
+    def lock_run(self, stack: ExitStack) -> None:
+        """Rank 0 takes the run's lock (held while the stack is open); every rank raises Busy if it
+        could not. The lock covers the steps and their checkpoints; averaging them into model.pt
+        afterwards only reads finished checkpoints and writes atomically."""
+        busy = None
+        if self.rank == 0:
+            try:
+                self.check_lock = stack.enter_context(exclusive(self.out_dir / LOCK, f"training run {self.out_dir}"))
+                stack.callback(setattr, self, "check_lock", lambda: None)
+            except Busy as err:
+                busy = err
+        if distributed.any_process(busy is not None, self.device):
+            raise busy or Busy(f"training run {self.out_dir}: its first process could not lock it (see its log)")
+
     def request_stop(self, signum, frame) -> None:
         """Signal handler: finish the current step, then checkpoint and stop."""
         self.signalled = True
@@ -402,9 +419,8 @@ class Trainer:
         SIGTERM or SIGUSR1, once the checkpoint of the last finished step is written."""
         previous_handlers = {sig: signal.signal(sig, self.request_stop) for sig in STOP_SIGNALS}
         try:
-            if self.rank != 0:  # rank 0 holds the run's lock for all of them
-                return self._train()
-            with exclusive(self.out_dir / LOCK, f"training run {self.out_dir}"):
+            with ExitStack() as lock:
+                self.lock_run(lock)
                 return self._train()
         finally:
             for sig, handler in previous_handlers.items():
