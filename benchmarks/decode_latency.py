@@ -101,9 +101,10 @@ def main() -> None:
           f"({BASELINE[1]} decoding)")
     print(f"{'experiment':<18} {'decoding':<14} {'weights':<10} {'ms/sent b=1':>12} {'speedup':>8} "
           f"{'ms/sent b=64':>13} {'speedup':>8}")
+    speedup = {(r[0], r[1]): {b: baseline[b] / r[4][b] if baseline else None for b in (1, 64)} for r in rows}
     for experiment, variant, kind, weights, ms in rows:
-        speedups = [f"{baseline[b] / ms[b]:.1f}x" if baseline else "--" for b in (1, 64)]
-        print(f"{experiment:<18} {variant:<14} {weights:<10} {ms[1]:>12.1f} {speedups[0]:>8} {ms[64]:>13.2f} {speedups[1]:>8}")
+        shown = ["--" if x is None else f"{x:.1f}x" for x in speedup[experiment, variant].values()]
+        print(f"{experiment:<18} {variant:<14} {weights:<10} {ms[1]:>12.1f} {shown[0]:>8} {ms[64]:>13.2f} {shown[1]:>8}")
     if args.json:
         atomic_write_json(args.json, {
             "measured_on": datetime.now(timezone.utc).strftime("%Y-%m-%d"),
@@ -111,8 +112,8 @@ def main() -> None:
             "git_commits": [git_commit()], "sentences_batch1": args.sentences, "sentences_batch64": len(dataset),
             "rows": [{"experiment": experiment, "variant": variant, "model": kind, "weights": weights,
                       "ms_batch1": ms[1], "ms_batch64": ms[64],
-                      "speedup_batch1": baseline[1] / ms[1] if baseline else None,
-                      "speedup_batch64": baseline[64] / ms[64] if baseline else None}
+                      "speedup_batch1": speedup[experiment, variant][1],
+                      "speedup_batch64": speedup[experiment, variant][64]}
                      for experiment, variant, kind, weights, ms in rows]})
         print(f"wrote {args.json}", file=sys.stderr)
 

@@ -41,12 +41,14 @@ def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], trans
     """summary.json: the config and provenance, then `figures`, name -> number (the report's run
     summary takes its times from here)."""
     figures: dict[str, float | int | None] = {}
+    results = [*scores.values(), *translation.values()]
     span = job_span_seconds(Path(config["paths"]["results"]) / "logs")
-    trained = {(b, e): s["training"] for (b, e, _), s in translation.items()}
+    # one training per synthetic experiment and per (benchmark, experiment), whatever its decodings
+    trainings = [s["training"] for s in scores.values()] + list(
+        {(b, e): s["training"] for (b, e, _), s in translation.items()}.values())
     figures["workflow_minutes"] = None if span is None else span / 60
-    figures["training_minutes"] = (sum(own_seconds(s["training"]) for s in scores.values())
-                                   + sum(own_seconds(t) for t in trained.values())) / 60
-    figures["decoding_minutes"] = sum(s["decode_seconds"] for s in [*scores.values(), *translation.values()]) / 60
+    figures["training_minutes"] = sum(own_seconds(t) for t in trainings) / 60
+    figures["decoding_minutes"] = sum(s["decode_seconds"] for s in results) / 60
     for name, s in sorted(scores.items()):
         final = s["layers"][str(s["final_layer"])]
         figures[f"synthetic.{name}.token_accuracy"] = final["token_accuracy"]
@@ -59,10 +61,10 @@ def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], trans
             figures[f"{benchmark}.{experiment}.steps"] = t["steps"]
             figures[f"{benchmark}.{experiment}.plateau_step"] = t.get("plateau_step")
             figures[f"{benchmark}.{experiment}.training_minutes"] = own_seconds(t) / 60
-    records = [s["provenance"] for s in [*scores.values(), *translation.values()]] + ([stats["provenance"]] if stats else [])
+    records = [s["provenance"] for s in results] + ([stats["provenance"]] if stats else [])
     return {"config": config["name"], "scale": config["scale"],
             "git_commits": sorted({r["git_commit"] for r in records}),
             "hardware": sorted({r["hardware"] for r in records}),
             "libraries": records[0]["libraries"] if records else {},
-            "precisions": sorted({s["training"]["precision"] for s in [*scores.values(), *translation.values()]}),
+            "precisions": sorted({s["training"]["precision"] for s in results}),
             "figures": figures}
