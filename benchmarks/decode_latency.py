@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from diffglat.cli.translation import experiment_spec, result_dir  # noqa: E402
 from diffglat.config import load_config  # noqa: E402
-from diffglat.data.benchmarks import paper_test_set, prepared_dir  # noqa: E402
+from diffglat.data.benchmarks import benchmark_sides, paper_test_set, prepared_dir  # noqa: E402
 from diffglat.data.dictionary import Dictionary  # noqa: E402
 from diffglat.data.indexed import load_split  # noqa: E402
 from diffglat.cli.families import build_model, generate, load_trained  # noqa: E402
@@ -52,7 +52,7 @@ def load(config: dict, benchmark: str, experiment: str, vocab_size: int):
         checkpoint = load_checkpoint(path)
         model = load_trained(checkpoint, Dictionary.pad)
         return model.eval(), "trained"
-    spec = experiment_spec(config, experiment)
+    spec = experiment_spec(config, experiment, "translation")
     return build_model(spec["model"], spec["model_config"], vocab_size, Dictionary.pad).eval(), "untrained"
 
 
@@ -81,13 +81,13 @@ def main() -> None:
     benchmark = config["translation"]["benchmarks"][0]
     entry = config["benchmarks"][benchmark]
     split = paper_test_set(config, benchmark)
-    dataset = load_split(prepared_dir(config, benchmark), split, entry["source"], entry["target"])
+    dataset = load_split(prepared_dir(config, benchmark), split, *benchmark_sides(entry))
     vocab_size = len(dataset.dictionary)
 
     rows = []
     for row in args.rows:
         experiment, _, variant = row.partition(":")
-        spec = experiment_spec(config, experiment)
+        spec = experiment_spec(config, experiment, "translation")
         settings = spec["decode"][variant or "main"]
         model, weights = load(config, benchmark, experiment, vocab_size)
         ms = {batch: latency(model, spec["model"], dataset, settings, batch, args.sentences if batch == 1 else len(dataset))

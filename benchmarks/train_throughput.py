@@ -103,7 +103,7 @@ def step(model, criterion, batch, dtype, step_number) -> None:
 
 def setup(config: dict, experiment: str, steps: int):
     """The experiment's model, criterion, DiffGLAT step and steps + 1 + WARMUP_STEPS collated batches."""
-    spec = experiment_spec(config, experiment)
+    spec = experiment_spec(config, experiment, "translation")
     entry = config["benchmarks"]["multi30k_en_de"]
     spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     dataset, _ = training_data(config, "multi30k_en_de", spec)

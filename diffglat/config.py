@@ -24,6 +24,11 @@ SCHEMA_PATH = Path(__file__).with_name("config.schema.json")
 REGISTRY_PATH = Path(__file__).with_name("benchmarks.yaml")
 
 
+# The sequence-to-sequence studies: config sections of the same shape (schema $defs/study), each
+# training its experiments on its own benchmarks.
+STUDIES = ("translation", "paraphrase")
+
+
 class ConfigError(ValueError):
     """A config that cannot be used; the message names the key and the file."""
 
@@ -78,7 +83,7 @@ def _schema(model_args: dict[str, dict] | None) -> dict:
     a family and its `model_args` must follow that family's schema."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     if model_args:
-        experiment = schema["properties"]["translation"]["properties"]["experiments"]["additionalProperties"]
+        experiment = schema["$defs"]["study"]["properties"]["experiments"]["additionalProperties"]
         experiment["properties"]["model"]["enum"] = sorted(model_args)
         experiment["allOf"] = [
             {"if": {"properties": {"model": {"const": name}}, "required": ["model"]},
@@ -180,7 +185,7 @@ def _semantic_errors(config: dict) -> list[tuple[str, str]]:
             errors.append((key, "progressive modality learning needs model: nat"))
         elif layer >= decoder_layers:
             errors.append((key, f"must be below the last decoder layer ({decoder_layers})"))
-    return errors + _translation_errors(config)
+    return errors + _study_errors(config)
 
 
 def experiment_section(study: dict, experiment: str, section: str) -> dict:
@@ -188,33 +193,40 @@ def experiment_section(study: dict, experiment: str, section: str) -> dict:
     return {**study[section], **study["experiments"][experiment].get(section, {})}
 
 
-def _translation_errors(config: dict) -> list[tuple[str, str]]:
-    study = config["translation"]
+def _study_errors(config: dict) -> list[tuple[str, str]]:
+    """The checks of the seq2seq studies (translation, paraphrase) that a schema cannot express."""
     errors = []
-    for name, size in study["sizes"].items():
-        if size["d_model"] % size["heads"]:
-            errors.append((f"translation.sizes.{name}.heads", "must divide d_model"))
+    both = sorted(set(config["translation"]["benchmarks"]) & set(config["paraphrase"]["benchmarks"]))
+    if both:
+        errors.append(("paraphrase.benchmarks", f"{both[0]!r} is also in translation.benchmarks: a benchmark "
+                                                "belongs to one study"))
     gpus = config["resources"].get("translate_train", config["resources"]["default"])["gpu"]
-    for name, experiment in study["experiments"].items():
-        if experiment["size"] not in study["sizes"]:
-            errors.append((f"translation.experiments.{name}.size",
-                           f"{experiment['size']!r} is not one of translation.sizes ({', '.join(study['sizes'])})"))
-        parent = experiment.get("branch_from")
-        if parent is not None:
-            key = f"translation.experiments.{name}.branch_from"
-            def steps(e):
-                return experiment_section(study, e, "train")["max_steps"]
-            if parent not in study["experiments"]:
-                errors.append((key, f"{parent!r} is not one of translation.experiments"))
-            elif study["experiments"][parent].get("branch_from") is not None:
-                errors.append((key, f"{parent!r} branches off another experiment itself: branch off its root"))
-            elif steps(parent) >= steps(name):
-                errors.append((key, f"{parent!r} trains {steps(parent)} steps, not fewer than this experiment's "
-                                    f"{steps(name)}"))
-        update_freq = experiment_section(study, name, "train")["update_freq"]
-        if gpus > 1 and update_freq % gpus:
-            errors.append((f"translation.experiments.{name}.train.update_freq",
-                           f"{update_freq} must be a multiple of resources.translate_train.gpu ({gpus})"))
+    for name in STUDIES:
+        study = config[name]
+        for size_name, size in study["sizes"].items():
+            if size["d_model"] % size["heads"]:
+                errors.append((f"{name}.sizes.{size_name}.heads", "must divide d_model"))
+        for experiment_name, experiment in study["experiments"].items():
+            key = f"{name}.experiments.{experiment_name}"
+            if experiment["size"] not in study["sizes"]:
+                errors.append((f"{key}.size", f"{experiment['size']!r} is not one of {name}.sizes "
+                                              f"({', '.join(study['sizes'])})"))
+            parent = experiment.get("branch_from")
+            if parent is not None:
+                def steps(e):
+                    return experiment_section(study, e, "train")["max_steps"]
+                if parent not in study["experiments"]:
+                    errors.append((f"{key}.branch_from", f"{parent!r} is not one of {name}.experiments"))
+                elif study["experiments"][parent].get("branch_from") is not None:
+                    errors.append((f"{key}.branch_from", f"{parent!r} branches off another experiment itself: "
+                                                         "branch off its root"))
+                elif steps(parent) >= steps(experiment_name):
+                    errors.append((f"{key}.branch_from", f"{parent!r} trains {steps(parent)} steps, not fewer than "
+                                                         f"this experiment's {steps(experiment_name)}"))
+            update_freq = experiment_section(study, experiment_name, "train")["update_freq"]
+            if gpus > 1 and update_freq % gpus:
+                errors.append((f"{key}.train.update_freq",
+                               f"{update_freq} must be a multiple of resources.translate_train.gpu ({gpus})"))
     return errors
 
 

@@ -44,7 +44,7 @@ FIGURE = re.compile(r"<!--run (?P<record>[\w-]+) (?P<name>[\w.-]+)-->(?P<value>.
 TABLE = re.compile(r"<!--table (?P<record>[\w-]+)-->\n(?P<body>(?:(?!<!--table ).)*?)<!--/table-->", re.S)
 OPENERS = re.compile(r"<!--(run|table) ")
 # figures a rerun of the same config on the same kind of machine must reproduce exactly
-REPRODUCED = ("bleu", "chrf", "accuracy", "steps", "plateau_step")
+REPRODUCED = ("bleu", "chrf", "accuracy", "steps", "plateau_step", "bleu4", "rouge_l", "meteor", "cider")
 
 # The decoding-latency table: its rows (experiment, decoding), their labels, and the paper's
 # speedup at batch 1 on a V100 (Table 3; Table 9 for the deep-shallow AR).

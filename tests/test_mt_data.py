@@ -116,13 +116,15 @@ def test_report_appendix_reads_stats_and_says_not_prepared(multi30k, tmp_path):
     config = load_config([REPO / "config/config.yaml"])
     config["paths"]["data"] = str(multi30k.parent.parent)
     config["prepare"]["benchmarks"] = ["multi30k_en_de", "news_mini_en_de"]
+    config["paraphrase"]["benchmarks"] = ["qqp"]  # a study's benchmark is listed too
     tex = data_stats_appendix(config, tmp_path / "data_stats.csv")
     rows = {(r["row"], r["column"]): r for r in csv.DictReader((tmp_path / "data_stats.csv").open())}
     assert rows[("multi30k_en_de", "train pairs")]["reproduced"] == "29000"
     assert rows[("multi30k_en_de", "test pairs")]["reproduced"] == "1000"
     assert rows[("news_mini_en_de", "train pairs")] == {"table": "H", "row": "news_mini_en_de", "column": "train pairs",
                                                        "paper": "4.5M", "reproduced": "", "scale": "cpu"}
-    assert tex.count("not prepared") == 1 and "multi30k\\_en\\_de & -- & en-de & 29000" in tex
+    assert [row for row, column in rows if column == "train pairs"] == ["multi30k_en_de", "news_mini_en_de", "qqp"]
+    assert tex.count("not prepared") == 2 and "multi30k\\_en\\_de & -- & en-de & 29000" in tex
 
 
 # ---- batching on the real lengths -------------------------------------------------------------

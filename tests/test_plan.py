@@ -17,7 +17,7 @@ def runs_by_name(plan):
 
 def test_smoke_plan_counts_every_run(repo):
     plan = cost_plan(load_config([repo / "config" / "config.yaml", repo / "config" / "smoke.yaml"]))
-    synthetic, translation = plan["items"]
+    synthetic, translation, paraphrase = plan["items"]
     assert synthetic["paper"] == "Tables 1-2, Figure 2" and synthetic["study"] == "synthetic"
     runs = runs_by_name(plan)
     assert sorted(r["experiment"] for r in synthetic["runs"]) == ["ar", "nar", "nar_pml"]
@@ -28,7 +28,13 @@ def test_smoke_plan_counts_every_run(repo):
     experiments = config["translation"]["experiments"]
     assert sorted(r["experiment"] for r in translation["runs"]) == sorted(f"multi30k_en_de/{e}" for e in experiments)
     assert runs["multi30k_en_de/ar"]["tokens"] == 10 * 2048
-    assert plan["runs"] == 3 + len(experiments) and plan["tokens"] == sum(r["tokens"] for r in runs.values())
+    # Paraphrasing (Table 5): its three models on QQP.
+    assert paraphrase["paper"] == "Table 5" and paraphrase["study"] == "paraphrase"
+    assert sorted(r["experiment"] for r in paraphrase["runs"]) == ["qqp/ar", "qqp/dat", "qqp/diffglat"]
+    assert plan["runs"] == 3 + len(experiments) + 3 and plan["tokens"] == sum(r["tokens"] for r in runs.values())
+    # A study without benchmarks plans no runs and no item.
+    config["paraphrase"]["benchmarks"] = []
+    assert [item["study"] for item in cost_plan(config)["items"]] == ["synthetic", "translation"]
 
 
 def test_update_freq_and_gpus_scale_tokens_and_wall_time(repo):
@@ -39,6 +45,10 @@ def test_update_freq_and_gpus_scale_tokens_and_wall_time(repo):
     assert run["tokens"] == 1000 * 2000 * 4
     assert run["device_hours"] == pytest.approx(run["tokens"] / 100_000 / 3600)
     assert run["wall_hours"] == pytest.approx(run["device_hours"] / 4)
+    # Translation and paraphrase runs train in the translate_train step, on its GPUs.
+    config["resources"]["translate_train"]["gpu"] = 8
+    runs = runs_by_name(cost_plan(config))
+    assert runs["wmt14_en_de/ar"]["devices"] == runs["qqp_diffuseq/ar"]["devices"] == 8
 
 
 def test_a_new_study_appears_without_code_changes(repo):
@@ -60,7 +70,8 @@ def test_cli_prints_paper_scale_and_writes_json_for_the_report(repo, tmp_path):
     assert "Tables 1-2, Figure 2" in run.stdout and "A100 GPU-hours" in run.stdout
     plan = json.loads(out.read_text())
     config = load_config([repo / "config" / "config.yaml", repo / "config" / "paper.yaml"])
-    translation_runs = len(config["translation"]["benchmarks"]) * len(config["translation"]["experiments"])
+    translation_runs = sum(len(config[study]["benchmarks"]) * len(config[study]["experiments"])
+                           for study in ("translation", "paraphrase"))
     assert plan["scale"] == "paper" and plan["runs"] == 3 + translation_runs
     tex = plan_tex({"Paper scale": plan})
     assert "Tables 1-2, Figure 2 & synthetic & 3 &" in tex and f"Total & & {3 + translation_runs} &" in tex

@@ -22,7 +22,7 @@ def smoke_config(repo, tmp_path):
 def test_report_outputs_names_the_paper_tables_and_figures():
     outputs = report_outputs({"paths": {"reports": "reports/smoke"}})
     assert outputs["pdf"] == ["reports/smoke/diffglat-report.pdf"]
-    assert outputs["tables"] == [f"reports/smoke/tables/table{n}.{ext}" for n in (1, 2, 3, 6, 8) for ext in ("csv", "tex")]
+    assert outputs["tables"] == [f"reports/smoke/tables/table{n}.{ext}" for n in (1, 2, 3, 5, 6, 8) for ext in ("csv", "tex")]
     assert outputs["data_stats"] == ["reports/smoke/tables/data_stats.csv"]
     assert outputs["figures"] == [f"reports/smoke/figures/figure{n}.{ext}" for n in (2, 5, 6, 8, 9, 10)
                                   for ext in ("pdf", "png", "csv")]

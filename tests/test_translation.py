@@ -142,16 +142,16 @@ def test_translation_config_errors_name_the_key(repo):
 def test_every_scale_defines_every_size_its_experiments_use(repo):
     for extra in ([], ["smoke.yaml"], ["paper.yaml"]):
         config = load_config([repo / "config" / "config.yaml", *(repo / "config" / e for e in extra)])
-        study = config["translation"]
-        assert {e["size"] for e in study["experiments"].values()} <= set(study["sizes"])
+        for study in (config["translation"], config["paraphrase"]):
+            assert {e["size"] for e in study["experiments"].values()} <= set(study["sizes"])
 
 
-def test_translation_benchmarks_are_prepared_too(repo):
+def test_the_studies_benchmarks_are_prepared_too(repo):
     from diffglat.data.benchmarks import selected_benchmarks
 
     config = default_config(repo)
     config["prepare"]["benchmarks"] = ["news_mini_en_de"]
-    assert selected_benchmarks(config) == ["news_mini_en_de", "multi30k_en_de"]
+    assert selected_benchmarks(config) == ["news_mini_en_de", "multi30k_en_de", "qqp"]
     config["translation"]["benchmarks"] = ["multi30k_en_de", "no_such"]
     with pytest.raises(ConfigError, match=r"translation.benchmarks\[1\]"):
         selected_benchmarks(config)

@@ -11,9 +11,10 @@ import argparse
 import sys
 
 from ..config import ConfigError, load_config, section_hash
-from ..data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark
+from ..data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark, study_of
 from ..data.prepare import prepare_benchmark
 from ..io import Busy, CorruptFile, WriteFailed, atomic_write_json
+from ..metrics.coco import JavaMissing
 from .. import __version__
 from ..provenance import git_commit, provenance
 from ..training import Preempted
@@ -33,8 +34,8 @@ def prepare(config: dict, benchmark: str, threads: int) -> None:
     settings = config["prepare"]
     record = {"config_hash": section_hash(preparation_inputs(config, benchmark)), "provenance": provenance()}
     out = prepared_dir(config, benchmark)
-    stats = prepare_benchmark(resolved, out, settings["seed"], settings["bpe_sample"], translation.dag_filters(config),
-                              threads, record)
+    dag_filters = translation.dag_filters(config, study_of(config, benchmark))
+    stats = prepare_benchmark(resolved, out, settings["seed"], settings["bpe_sample"], dag_filters, threads, record)
     pairs = ", ".join(f"{split} {s['pairs']:,}" for split, s in stats["splits"].items())
     print(f"prepared {benchmark} in {stats['seconds']:.0f}s: {pairs} pairs, "
           f"vocabulary {stats['vocabulary']['size']:,} -> {out}")
@@ -75,19 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "evaluate":
             step.add_argument("--split", default="test", choices=("valid", "test"))
 
-    translate_parser = commands.add_parser("translate", help="machine translation: train and evaluate experiments")
+    translate_parser = commands.add_parser("translate", help="translation and paraphrasing: train and evaluate experiments")
     translate_steps = translate_parser.add_subparsers(dest="step", required=True)
     for name, text in (("train", "train one experiment on one benchmark (resumes), average its best checkpoints"),
                        ("evaluate", "decode the benchmark's test set with one decoding variant and score it")):
         step = translate_steps.add_parser(name, parents=[config_args], help=text)
-        step.add_argument("--benchmark", required=True, help="one of translation.benchmarks")
-        step.add_argument("--experiment", required=True, help="a key of translation.experiments")
+        step.add_argument("--benchmark", required=True, help="one of translation.benchmarks or paraphrase.benchmarks")
+        step.add_argument("--experiment", required=True, help="a key of the experiments of the benchmark's study")
         if name == "evaluate":
             step.add_argument("--variant", default=translation.MAIN_VARIANT,
                               help="'main' (the experiment's decode settings) or a key of its decode_variants")
 
     prepare_parser = commands.add_parser("prepare", parents=[config_args],
-                                         help="normalise, BPE and binarise one translation benchmark")
+                                         help="normalise, BPE and binarise one benchmark")
     prepare_parser.add_argument("--benchmark", required=True, help="a key of benchmarks")
     prepare_parser.add_argument("--threads", type=int, default=1, help="worker processes and BPE threads")
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             from ..report import build_report
 
             build_report(config, pdf=not args.no_pdf)
-    except (ConfigError, Busy, CorruptFile, WriteFailed, FileNotFoundError, ValueError) as err:
+    except (ConfigError, Busy, CorruptFile, WriteFailed, JavaMissing, FileNotFoundError, ValueError) as err:
         print(f"diffglat: error: {err}", file=sys.stderr)
         return 2
     except Preempted as err:

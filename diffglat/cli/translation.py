@@ -1,11 +1,14 @@
-"""`diffglat translate train|evaluate`: the machine-translation study (paper §4, Tables 3-9).
+"""`diffglat translate train|evaluate`: the sequence-to-sequence studies, machine translation (paper
+§4, Tables 3-9, config `translation`) and paraphrase generation (Table 5, config `paraphrase`).
 
-One experiment = model family + size + loss + decoding (config `translation.experiments`).
-Training validates every `translation.validate.every` steps by BLEU on the first
+A benchmark belongs to one study: `paraphrase.benchmarks` to paraphrasing, every other to
+translation. One experiment = model family + size + loss + decoding (`<study>.experiments`).
+Training validates every `<study>.validate.every` steps by BLEU on the first
 `validate.sentences` validation pairs and keeps the best `validate.keep_best` checkpoints; the
 final model is their average (the paper averages the best 5). Evaluation decodes the benchmark's
 first test set (the paper's) with one named decoding variant and scores the detokenised output
-with sacreBLEU, next to a copy-the-source baseline on the same references.
+with sacreBLEU, next to a copy-the-source baseline on the same references, and with the COCO
+caption tools where the study names `coco_metrics` (paraphrase: BLEU-4 and ROUGE-L, appendix H).
 
   results/<benchmark>/<experiment>/model.pt                 averaged weights + training record
   results/<benchmark>/<experiment>/<testset>.<variant>.hyp  detokenised hypotheses, one per line
@@ -23,12 +26,13 @@ import torch
 
 from ..config import ConfigError, experiment_section, section_hash
 from ..data.batching import length_filter
-from ..data.benchmarks import paper_test_set, prepared_dir
+from ..data.benchmarks import benchmark_sides, paper_test_set, prepared_dir, study_of
 from ..data.bpe import BPE
 from ..data.dictionary import Dictionary
 from ..data.indexed import ParallelDataset, load_split
 from ..data.text import detokenise
 from ..io import atomic_write_json, atomic_write_text
+from ..metrics.coco import coco_scores, require_java
 from ..metrics.mt import corpus_scores
 from ..models.transformer import MAX_POSITIONS
 from ..provenance import provenance
@@ -45,24 +49,25 @@ def result_dir(config: dict, benchmark: str, experiment: str) -> Path:
     return Path(config["paths"]["results"]) / benchmark / experiment
 
 
-def experiment_spec(config: dict, experiment: str) -> dict:
-    """Everything one experiment needs, its defaults filled in from the `translation` section."""
-    study = config["translation"]
-    if experiment not in study["experiments"]:
-        raise ConfigError(f"translation.experiments has no experiment {experiment!r}; known: {sorted(study['experiments'])}")
-    exp = study["experiments"][experiment]
-    decode = experiment_section(study, experiment, "decode")
+def experiment_spec(config: dict, experiment: str, study: str) -> dict:
+    """Everything one experiment needs, its defaults filled in from its study's section."""
+    section = config[study]
+    if experiment not in section["experiments"]:
+        raise ConfigError(f"{study}.experiments has no experiment {experiment!r}; "
+                          f"known: {sorted(section['experiments'])}")
+    exp = section["experiments"][experiment]
+    decode = experiment_section(section, experiment, "decode")
     return {
         "model": exp["model"],
-        "model_config": {**study["sizes"][exp["size"]], **exp.get("model_args", {})},
-        "train": experiment_section(study, experiment, "train"),
-        "loss": experiment_section(study, experiment, "loss"),
+        "model_config": {**section["sizes"][exp["size"]], **exp.get("model_args", {})},
+        "train": experiment_section(section, experiment, "train"),
+        "loss": experiment_section(section, experiment, "loss"),
         "decode": {MAIN_VARIANT: decode, **{name: {**decode, **overrides}
                                             for name, overrides in exp.get("decode_variants", {}).items()}},
-        "validate": {**experiment_section(study, experiment, "validate"),
-                     "decode": {**decode, **study["validate"]["decode"]}},
+        "validate": {**experiment_section(section, experiment, "validate"),
+                     "decode": {**decode, **section["validate"]["decode"]}},
         "branch_from": exp.get("branch_from"),
-        "dag_filter": study["dag_filter"],
+        "dag_filter": section["dag_filter"],
     }
 
 
@@ -83,19 +88,19 @@ def dag_filter(spec: dict) -> dict | None:
     return {"upsample": spec["model_config"]["upsample"], **spec["dag_filter"]}
 
 
-def dag_filters(config: dict) -> dict[str, dict]:
-    """Graph name ("8x") -> DAG filter, for every graph size the study's DAG experiments train on."""
+def dag_filters(config: dict, study: str) -> dict[str, dict]:
+    """Graph name ("8x") -> DAG filter, for every graph size a study's DAG experiments train on."""
     filters = {}
-    for experiment in config["translation"]["experiments"]:
-        dag = dag_filter(experiment_spec(config, experiment))
+    for experiment in config[study]["experiments"]:
+        dag = dag_filter(experiment_spec(config, experiment, study))
         if dag is not None:
             filters[f"{dag['upsample']}x"] = dag
     return dict(sorted(filters.items()))
 
 
-def decode_settings(spec: dict, experiment: str, variant: str) -> dict:
+def decode_settings(spec: dict, study: str, experiment: str, variant: str) -> dict:
     if variant not in spec["decode"]:
-        raise ConfigError(f"translation.experiments.{experiment} has no decoding variant {variant!r}; "
+        raise ConfigError(f"{study}.experiments.{experiment} has no decoding variant {variant!r}; "
                           f"known: {sorted(spec['decode'])}")
     return spec["decode"][variant]
 
@@ -104,7 +109,7 @@ def decode_settings(spec: dict, experiment: str, variant: str) -> dict:
 def training_data(config: dict, benchmark: str, spec: dict) -> tuple[ParallelDataset, dict]:
     """The train split without the pairs the length filter drops (for DAG models also DA-Transformer's filter)."""
     entry = config["benchmarks"][benchmark]
-    dataset = load_split(prepared_dir(config, benchmark), "train", entry["source"], entry["target"])
+    dataset = load_split(prepared_dir(config, benchmark), "train", *benchmark_sides(entry))
     keep, counts = length_filter(dataset.source.lengths, dataset.target.lengths, entry["max_length"],
                                  entry["max_ratio"], dag_filter(spec))
     return ParallelDataset(dataset.source, dataset.target, dataset.dictionary, np.flatnonzero(keep)), counts
@@ -142,16 +147,18 @@ def translate(model, kind: str, dataset: ParallelDataset, settings: dict, bpe: B
 
 # ---- training ----------------------------------------------------------------------------------
 def translate_train(config: dict, benchmark: str, experiment: str) -> None:
-    spec = experiment_spec(config, experiment)
+    study = study_of(config, benchmark)
+    spec = experiment_spec(config, experiment, study)
     entry = config["benchmarks"][benchmark]
+    sides = benchmark_sides(entry)
     spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     settings = TrainSettings(**spec["train"])
     folder = prepared_dir(config, benchmark)
     dataset, filtered = training_data(config, benchmark, spec)
     dictionary = dataset.dictionary
     bpe = BPE(folder / "spm.model")
-    valid = load_split(folder, "valid", entry["source"], entry["target"])
-    valid_refs = read_lines(folder / f"valid.{entry['target']}")
+    valid = load_split(folder, "valid", *sides)
+    valid_refs = read_lines(folder / f"valid.{sides[1]}")
 
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
     validation = spec["validate"]
@@ -164,7 +171,7 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     # validate.plateau may change between a checkpoint and its resumption, as max_steps may
     validating = {k: v for k, v in spec["validate"].items() if k != "plateau"}
     identity = {"data": config["benchmarks"][benchmark], "spec": {**spec, "train": shaping(spec["train"]), "validate": validating},
-                "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"])}
+                "parent": spec["branch_from"] and experiment_spec(config, spec["branch_from"], study)}
     out = result_dir(config, benchmark, experiment)
     parent = spec["branch_from"] and result_dir(config, benchmark, spec["branch_from"]) / "checkpoints" / "last.pt"
     loss = {"label_smoothing": settings.label_smoothing, **spec["loss"]}
@@ -193,9 +200,14 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
 
 # ---- evaluation ----------------------------------------------------------------------------------
 def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: str) -> None:
-    spec = experiment_spec(config, experiment)
-    settings = decode_settings(spec, experiment, variant)
+    study = study_of(config, benchmark)
+    spec = experiment_spec(config, experiment, study)
+    settings = decode_settings(spec, study, experiment, variant)
     entry = config["benchmarks"][benchmark]
+    sides = benchmark_sides(entry)
+    metrics = tuple(config[study]["coco_metrics"])
+    if metrics:
+        require_java()  # before decoding, not after
     folder = prepared_dir(config, benchmark)
     out = result_dir(config, benchmark, experiment)
     checkpoint = read_model(out / "model.pt")
@@ -204,26 +216,31 @@ def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: s
     model.to(device).eval()
 
     split = paper_test_set(config, benchmark)
-    dataset = load_split(folder, split, entry["source"], entry["target"])
-    references = read_lines(folder / f"{split}.{entry['target']}")
-    sources = read_lines(folder / f"{split}.{entry['source']}")
+    dataset = load_split(folder, split, *sides)
+    references = read_lines(folder / f"{split}.{sides[1]}")
+    sources = read_lines(folder / f"{split}.{sides[0]}")
     start = time.perf_counter()
     with torch.no_grad():
         hypotheses = translate(model, checkpoint["kind"], dataset, settings, BPE(folder / "spm.model"),
                                entry["target"], device)
     seconds = time.perf_counter() - start
     scores = corpus_scores(hypotheses, references, entry["target"])
+    copy_source = corpus_scores(sources, references, entry["target"])
+    if metrics:  # one reference per item
+        scores["coco"] = coco_scores(hypotheses, [[r] for r in references], metrics)
+        copy_source["coco"] = coco_scores(sources, [[r] for r in references], metrics)
     atomic_write_text(out / f"{split}.{variant}.hyp", "".join(h + "\n" for h in hypotheses))
     atomic_write_json(out / f"{split}.{variant}.scores.json", {
-        "study": "translation", "benchmark": benchmark, "experiment": experiment, "variant": variant,
+        "study": study, "benchmark": benchmark, "experiment": experiment, "variant": variant,
         "model": checkpoint["kind"], "test_set": split, "source": entry["source"], "target": entry["target"],
         "sentences": len(hypotheses), **scores,
         # The floor every real model must clear: the source sentence offered as its own translation.
-        "copy_source": corpus_scores(sources, references, entry["target"]),
+        "copy_source": copy_source,
         "decode": settings, "decode_seconds": seconds,
         "training": checkpoint["training"],
-        "config": {"name": config["name"], "scale": config["scale"], "hash": section_hash(config["translation"])},
+        "config": {"name": config["name"], "scale": config["scale"], "hash": section_hash(config[study])},
         "provenance": provenance(device.type),
     })
-    print(f"{benchmark}/{experiment} [{variant}] {split}: BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f} "
+    coco = "".join(f" {name} {value:.2f}" for name, value in scores.get("coco", {}).items())
+    print(f"{benchmark}/{experiment} [{variant}] {split}: BLEU {scores['bleu']:.2f} chrF {scores['chrf']:.2f}{coco} "
           f"({scores['bleu_signature']})")

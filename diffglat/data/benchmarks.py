@@ -2,9 +2,11 @@
 
 A benchmark (config `benchmarks.<name>`) names its source and target language, its train and
 valid corpora, its test sets by name (the first is the paper's), its BPE vocabulary size and its
-training length filters. A corpus is a list of file prefixes read one after the other; prefix P
-stands for the pair P.<source>[.gz] / P.<target>[.gz], and "{shared_data}", "{corpora}" (any key
-of `paths`) in it are replaced by the configured path.
+training length filters. A corpus is a list of items read one after the other: a file prefix P
+stands for the text pair P.<source side>[.gz] / P.<target side>[.gz] (the sides are the languages
+unless `sides` names them, as a paraphrase task in one language must), a mapping {file, source,
+target} for one JSON or JSON Lines file with a field per side; "{shared_data}", "{corpora}" (any
+key of `paths`) in a name are replaced by the configured path.
 
 Every file is checked before any work starts; a missing one is reported with the config key that
 names it and, for the paper's corpora that are not available offline, what to put there.
@@ -15,9 +17,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ConfigError
+from ..config import STUDIES, ConfigError
+from .corpus import read_json_pairs, read_parallel
 
 SPLITS_BEFORE_TESTS = ("train", "valid")
+# The version of what `prepare` writes (its files, filters and stats.json): part of every prepared
+# folder's fingerprint, so a change here prepares the folders again. 2: named sides, repeats
+# dropped, the held-out overlap compared as tokens.
+PREPARED_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """One item of a split: a line-aligned pair of text files, or one JSON file with a field per side."""
+    files: tuple[Path, ...]
+    fields: tuple[str, str] | None = None  # a JSON file's (source field, target field)
+
+    def pairs(self):
+        """The (source, target) sentence pairs, in order."""
+        return read_parallel(*self.files) if self.fields is None else read_json_pairs(self.files[0], *self.fields)
+
+    def __str__(self) -> str:
+        if self.fields is None:
+            return " + ".join(map(str, self.files))
+        return f"{self.files[0]} (fields {self.fields[0]!r}, {self.fields[1]!r})"
 
 
 @dataclass
@@ -25,16 +48,23 @@ class Benchmark:
     name: str
     source: str
     target: str
-    # split name -> [(source file, target file), ...]: train, valid, then the test sets in order.
-    corpora: dict[str, list[tuple[Path, Path]]]
+    sides: tuple[str, str]  # file suffixes of the source and target side (text corpora, prepared files)
+    # split name -> its corpora: train, valid, then the test sets in order.
+    corpora: dict[str, list[Corpus]]
     test_sets: list[str]
     vocab_size: int
     max_length: int
     max_ratio: float
+    deduplicate: bool  # drop repeated train pairs
 
     @property
     def files(self) -> list[Path]:
-        return [path for pairs in self.corpora.values() for pair in pairs for path in pair]
+        return [path for corpora in self.corpora.values() for corpus in corpora for path in corpus.files]
+
+
+def benchmark_sides(entry: dict) -> tuple[str, str]:
+    """The file suffixes of a registry entry's source and target side: `sides`, else its languages."""
+    return tuple(entry.get("sides") or (entry["source"], entry["target"]))
 
 
 def prepared_dir(config: dict, name: str) -> Path:
@@ -47,19 +77,25 @@ def paper_test_set(config: dict, name: str) -> str:
     return next(iter(config["benchmarks"][name]["test"]))
 
 
+def study_of(config: dict, name: str) -> str:
+    """The config section whose experiments train on benchmark `name`: paraphrase for those it
+    lists, translation for every other."""
+    return "paraphrase" if name in config["paraphrase"]["benchmarks"] else "translation"
+
+
 def preparation_inputs(config: dict, name: str) -> list:
     """The config a benchmark's prepared data depends on (its fingerprint's input): its registry
     entry, the `prepare` settings and the DAG filter that stats.json counts, but not which other
-    benchmarks the run selects."""
+    benchmarks the run selects; and the format version of prepare's output."""
     return [config["benchmarks"][name], {k: v for k, v in config["prepare"].items() if k != "benchmarks"},
-            config["translation"]["dag_filter"]]
+            config[study_of(config, name)]["dag_filter"], PREPARED_FORMAT]
 
 
 def selected_benchmarks(config: dict) -> list[str]:
-    """The benchmarks this run prepares: `prepare.benchmarks` and those `translation.benchmarks`
-    trains on, each checked to exist in the registry."""
+    """The benchmarks this run prepares: `prepare.benchmarks` and those the studies train on,
+    each checked to exist in the registry."""
     selected = []
-    for key in ("prepare", "translation"):
+    for key in ("prepare", *STUDIES):
         for i, name in enumerate(config[key]["benchmarks"]):
             if name not in config["benchmarks"]:
                 raise ConfigError(f"{key}.benchmarks[{i}]: no benchmark {name!r} in `benchmarks` "
@@ -69,20 +105,37 @@ def selected_benchmarks(config: dict) -> list[str]:
     return selected
 
 
-def _find(prefix: str, lang: str, key: str, entry: dict, paths: dict) -> Path:
+def _placed(name: str, key: str, paths: dict) -> str:
     try:
-        stem = prefix.format(**paths)
+        return name.format(**paths)
     except (KeyError, IndexError, ValueError) as err:
-        raise ConfigError(f"{key}: bad placeholder in {prefix!r} ({err}); allowed: "
+        raise ConfigError(f"{key}: bad placeholder in {name!r} ({err}); allowed: "
                           f"{', '.join('{' + k + '}' for k in paths)}") from None
-    found = [p for p in (Path(f"{stem}.{lang}"), Path(f"{stem}.{lang}.gz")) if p.is_file()]
+
+
+def _missing(key: str, name: str, entry: dict, paths: dict) -> ConfigError:
+    hint = (f"put the standard corpus there: {entry['standard_corpus']}" if "standard_corpus" in entry
+            else f"the offline corpora are under paths.shared_data ({paths['shared_data']}); see its README.md")
+    return ConfigError(f"{key}: {name} not found; {hint}")
+
+
+def _find(stem: str, side: str, key: str, entry: dict, paths: dict) -> Path:
+    found = [p for p in (Path(f"{stem}.{side}"), Path(f"{stem}.{side}.gz")) if p.is_file()]
     if len(found) == 1:
         return found[0]
     if found:
         raise ConfigError(f"{key}: both {found[0]} and {found[1]} exist; keep one")
-    hint = (f"put the standard corpus there: {entry['standard_corpus']}" if "standard_corpus" in entry
-            else f"the offline corpora are under paths.shared_data ({paths['shared_data']}); see its README.md")
-    raise ConfigError(f"{key}: {stem}.{lang}[.gz] not found; {hint}")
+    raise _missing(key, f"{stem}.{side}[.gz]", entry, paths)
+
+
+def _corpus(item, key: str, sides: tuple[str, str], entry: dict, paths: dict) -> Corpus:
+    if isinstance(item, str):
+        stem = _placed(item, key, paths)
+        return Corpus(tuple(_find(stem, side, key, entry, paths) for side in sides))
+    path = Path(_placed(item["file"], f"{key}.file", paths))
+    if not path.is_file():
+        raise _missing(f"{key}.file", str(path), entry, paths)
+    return Corpus((path,), (item["source"], item["target"]))
 
 
 def resolve_benchmark(config: dict, name: str) -> Benchmark:
@@ -90,15 +143,16 @@ def resolve_benchmark(config: dict, name: str) -> Benchmark:
     if name not in config["benchmarks"]:
         raise ConfigError(f"benchmarks: no benchmark {name!r} (known: {', '.join(sorted(config['benchmarks']))})")
     entry = config["benchmarks"][name]
-    if entry["source"] == entry["target"]:
-        raise ConfigError(f"benchmarks.{name}.target: must differ from its source language ({entry['source']})")
-    split_prefixes = {split: entry[split] for split in SPLITS_BEFORE_TESTS} | entry["test"]
+    sides = benchmark_sides(entry)
+    if sides[0] == sides[1]:
+        key = "sides" if "sides" in entry else "target"
+        raise ConfigError(f"benchmarks.{name}.{key}: the target side's file suffix must differ from the source's "
+                          f"({sides[0]}); a task in one language names its sides, e.g. sides: [src, tgt]")
+    split_items = {split: entry[split] for split in SPLITS_BEFORE_TESTS} | entry["test"]
     corpora = {}
-    for split, prefixes in split_prefixes.items():
+    for split, items in split_items.items():
         group = "test." if split not in SPLITS_BEFORE_TESTS else ""
-        corpora[split] = [
-            tuple(_find(prefix, lang, f"benchmarks.{name}.{group}{split}[{i}]", entry, config["paths"])
-                  for lang in (entry["source"], entry["target"]))
-            for i, prefix in enumerate(prefixes)]
-    return Benchmark(name, entry["source"], entry["target"], corpora, list(entry["test"]),
-                     entry["vocab_size"], entry["max_length"], entry["max_ratio"])
+        corpora[split] = [_corpus(item, f"benchmarks.{name}.{group}{split}[{i}]", sides, entry, config["paths"])
+                          for i, item in enumerate(items)]
+    return Benchmark(name, entry["source"], entry["target"], sides, corpora, list(entry["test"]),
+                     entry["vocab_size"], entry["max_length"], entry["max_ratio"], entry.get("deduplicate", False))

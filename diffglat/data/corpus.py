@@ -1,13 +1,19 @@
-"""Reading parallel corpora: one sentence per line, gzipped or plain, line i of one side translating
-line i of the other. Every problem is reported with the file (and line) it comes from.
+"""Reading parallel corpora, gzipped or plain: two text files with one sentence per line (line i of
+one side translating line i of the other), or one JSON file of records with a field per side (a JSON
+list, or JSON Lines: one record per line). Every problem is reported with the file (and line or
+record) it comes from.
 """
 
 from __future__ import annotations
 
 import gzip
+import json
+import re
 from itertools import zip_longest
 from pathlib import Path
 from typing import Iterator
+
+LINE_BREAKS = re.compile(r"[\r\n]+")  # what read_lines splits on; other separators stay in the sentence
 
 
 def read_lines(path: str | Path) -> Iterator[str]:
@@ -41,3 +47,33 @@ def read_parallel(source: str | Path, target: str | Path) -> Iterator[tuple[str,
             raise ValueError(f"line counts differ: {source} has {source_count} lines, {target} has {target_count}")
         count += 1
         yield source_line, target_line
+
+
+def read_json_pairs(path: str | Path, source_field: str, target_field: str) -> Iterator[tuple[str, str]]:
+    """(source, target) of each record of a JSON list (*.json[.gz]) or JSON Lines file (*.jsonl[.gz]).
+
+    A line break inside a field becomes a space: every later stage keeps one sentence per line."""
+    path = Path(path)
+    if path.name.removesuffix(".gz").endswith(".jsonl"):
+        records = ((f"{path}:{number}", _parse(line, f"{path}:{number}"))
+                   for number, line in enumerate(read_lines(path), start=1) if line.strip())
+    else:
+        loaded = _parse("\n".join(read_lines(path)), str(path))
+        if not isinstance(loaded, list):
+            raise ValueError(f"{path}: a JSON corpus must be a list of records, got {type(loaded).__name__}")
+        records = ((f"{path}: record {i}", record) for i, record in enumerate(loaded))
+    for where, record in records:
+        sides = []
+        for field in (source_field, target_field):
+            value = record.get(field) if isinstance(record, dict) else None
+            if not isinstance(value, str):
+                raise ValueError(f"{where}: no text field {field!r} (the record is {str(record)[:80]})")
+            sides.append(LINE_BREAKS.sub(" ", value))
+        yield sides[0], sides[1]
+
+
+def _parse(text: str, where: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{where}: not valid JSON ({err})") from None

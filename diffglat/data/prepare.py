@@ -2,13 +2,18 @@
 
 Stages, each reading the files the previous one wrote, so every step can be inspected:
 
-  text      raw pairs -> normalised, tokenised pairs (text.py)     <split>.tok.<lang>
-            valid and test sets also keep their raw text            <split>.<lang>  (for sacreBLEU, COMET)
-            pairs with an empty side are dropped; so is every train pair sharing a normalised
-            sentence with a valid or test set: no test sentence leaks into training
+  text      raw pairs -> normalised, tokenised pairs (text.py)     <split>.tok.<side>
+            valid and test sets also keep their raw text            <split>.<side>  (for sacreBLEU, COMET)
+            pairs with an empty side are dropped; so is every train pair sharing a sentence
+            (its tokens: the same words and punctuation whatever the spacing) with a valid or
+            test set, on its side, or on either side when both sides are one language (as in
+            paraphrasing): no test sentence leaks into training; with `deduplicate`, so is every
+            repeat of a train pair (the same tokens on both sides)
   bpe       joint BPE learned on train.tok.* (bpe.py)               spm.model, dict.txt
-  binarise  ids of every split and side (indexed.py)                <split>.<lang>.{tokens,offsets}.npy
+  binarise  ids of every split and side (indexed.py)                <split>.<side>.{tokens,offsets}.npy
   stats     pairs, tokens, lengths, filter counts, overlap          stats.json, written last
+
+A side is named by its file suffix: the language (en, de), or the benchmark's `sides` (src, tgt).
 
 The folder is built as a hidden sibling and renamed into place once complete: an interrupted run
 leaves the previous complete result or nothing, never a mixture a later step could trust.
@@ -28,9 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from .batching import length_filter
-from .benchmarks import Benchmark
+from .benchmarks import Benchmark, Corpus
 from .bpe import BPE, learn_bpe
-from .corpus import read_lines, read_parallel
+from .corpus import read_lines
 from .indexed import DONE_MARKER, save_tokens
 from .text import normalise, tokenise
 from ..io import atomic_write_json
@@ -57,15 +62,15 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
         splits, overlap = text_stage(benchmark, work, threads)
         reject_empty(benchmark, splits)
         try:
-            learn_bpe([work / f"train.tok.{lang}" for lang in (benchmark.source, benchmark.target)],
+            learn_bpe([work / f"train.tok.{side}" for side in benchmark.sides],
                       work / "spm.model", benchmark.vocab_size, (benchmark.source, benchmark.target),
                       bpe_sample, seed, threads)
         except RuntimeError as err:  # SentencePiece's own message, e.g. "Vocabulary size too high"
             raise ValueError(f"benchmarks.{benchmark.name}.vocab_size: {err}") from None
         bpe = BPE(work / "spm.model")
         bpe.dictionary.save(work / "dict.txt")
-        lengths = {split: {lang: binarise(bpe, work, split, lang, threads)
-                           for lang in (benchmark.source, benchmark.target)} for split in splits}
+        lengths = {split: {side: binarise(bpe, work, split, side, threads) for side in benchmark.sides}
+                   for split in splits}
         stats = statistics(benchmark, splits, lengths, overlap, len(bpe.dictionary), dag_filters)
         reject_filtered(benchmark, stats)
         stats.update(seconds=round(time.perf_counter() - start, 1), **(record or {}))
@@ -78,7 +83,7 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
 
 
 def split_files(benchmark: Benchmark, split: str) -> str:
-    return ", ".join(f"{source} + {target}" for source, target in benchmark.corpora[split])
+    return ", ".join(map(str, benchmark.corpora[split]))
 
 
 def reject_empty(benchmark: Benchmark, counts: dict[str, dict]) -> None:
@@ -86,7 +91,8 @@ def reject_empty(benchmark: Benchmark, counts: dict[str, dict]) -> None:
     for split, c in counts.items():
         if c["pairs"] == 0:
             dropped = f"{c['dropped_empty']} with an empty side" + (
-                f", {c['dropped_overlap']} sharing a sentence with a valid or test set" if split == "train" else "")
+                f", {c['dropped_overlap']} sharing a sentence with a valid or test set, "
+                f"{c['dropped_duplicate']} repeats" if split == "train" else "")
             raise ValueError(f"benchmark {benchmark.name}: its {split} split has no sentence pairs "
                              f"({c['pairs_read']} read, {dropped}) in {split_files(benchmark, split)}")
 
@@ -113,7 +119,7 @@ def replace_dir(new: Path, out: Path) -> None:
 
 # ---- text ------------------------------------------------------------------------------------
 def text_chunk(task: tuple[str, str, list[tuple[str, str]]]) -> list[tuple[str, ...]]:
-    """(source lang, target lang, raw pairs) -> per pair: raw, normalised and tokenised source and target.
+    """(source lang, target lang, raw pairs) -> per pair: raw and tokenised source and target.
 
     Tokenised sides are "" when a normalised side is empty (the pair is dropped).
     """
@@ -122,13 +128,13 @@ def text_chunk(task: tuple[str, str, list[tuple[str, str]]]) -> list[tuple[str, 
     for raw_source, raw_target in pairs:
         source, target = normalise(raw_source, source_lang), normalise(raw_target, target_lang)
         tokens = (tokenise(source, source_lang), tokenise(target, target_lang)) if source and target else ("", "")
-        records.append((raw_source.strip(), raw_target.strip(), source, target, *tokens))
+        records.append((raw_source.strip(), raw_target.strip(), *tokens))
     return records
 
 
-def chunks(files: list[tuple[Path, Path]]):
-    """The raw pairs of a split's files, CHUNK at a time."""
-    pairs = (pair for source, target in files for pair in read_parallel(source, target))
+def chunks(corpora: list[Corpus]):
+    """The raw pairs of a split's corpora, CHUNK at a time."""
+    pairs = (pair for corpus in corpora for pair in corpus.pairs())
     while chunk := list(islice(pairs, CHUNK)):
         yield chunk
 
@@ -146,36 +152,43 @@ class Serial:
 
 
 def text_split(pool, benchmark: Benchmark, split: str, work: Path, banned: tuple[set, set] | None = None):
-    """Normalise and tokenise one split into work/ -> (counts, normalised sentences per side).
+    """Normalise and tokenise one split into work/ -> (counts, tokenised sentences per side).
 
     A held-out split (banned None) returns every sentence it kept. Train drops each pair with a
-    sentence in `banned` (source set, target set) and returns the banned sentences it held.
+    sentence in `banned` (source set, target set), and with `deduplicate` each repeated pair, and
+    returns the banned sentences it held.
     """
-    langs = (benchmark.source, benchmark.target)
-    names = [f"{split}.tok.{lang}" for lang in langs]
+    names = [f"{split}.tok.{side}" for side in benchmark.sides]
     if banned is None:  # held-out sets also keep their raw text, for scoring
-        names += [f"{split}.{lang}" for lang in langs]
-    counts = {"pairs_read": 0, "dropped_empty": 0, "dropped_overlap": 0, "pairs": 0}
+        names += [f"{split}.{side}" for side in benchmark.sides]
+    counts = {"pairs_read": 0, "dropped_empty": 0, "dropped_overlap": 0, "dropped_duplicate": 0, "pairs": 0}
     sentences = ([], []) if banned is None else (set(), set())
+    seen = set()  # the tokenised train pairs kept so far (with `deduplicate`)
     with ExitStack() as stack:
         outs = [stack.enter_context((work / name).open("w", encoding="utf-8")) for name in names]
-        for records in pool.imap(text_chunk, ((*langs, chunk) for chunk in chunks(benchmark.corpora[split]))):
+        languages = (benchmark.source, benchmark.target)
+        for records in pool.imap(text_chunk, ((*languages, chunk) for chunk in chunks(benchmark.corpora[split]))):
             for record in records:
                 counts["pairs_read"] += 1
-                raw, normalised, tokenised = record[0:2], record[2:4], record[4:6]
+                raw, tokenised = record[0:2], record[2:4]
                 if not tokenised[0]:
                     counts["dropped_empty"] += 1
                     continue
                 if banned is not None:
-                    leaked = [side for side in (0, 1) if normalised[side] in banned[side]]
+                    leaked = [side for side in (0, 1) if tokenised[side] in banned[side]]
                     for side in leaked:
-                        sentences[side].add(normalised[side])
+                        sentences[side].add(tokenised[side])
                     if leaked:
                         counts["dropped_overlap"] += 1
                         continue
+                    if benchmark.deduplicate:
+                        if tokenised in seen:
+                            counts["dropped_duplicate"] += 1
+                            continue
+                        seen.add(tokenised)
                 else:
-                    sentences[0].append(normalised[0])
-                    sentences[1].append(normalised[1])
+                    sentences[0].append(tokenised[0])
+                    sentences[1].append(tokenised[1])
                 counts["pairs"] += 1
                 for out, line in zip(outs, tokenised + raw):
                     out.write(line + "\n")
@@ -183,28 +196,34 @@ def text_split(pool, benchmark: Benchmark, split: str, work: Path, banned: tuple
 
 
 def text_stage(benchmark: Benchmark, work: Path, threads: int) -> tuple[dict, dict]:
-    """All splits, held-out ones first -> (counts per split, per held-out split and language the
-    number of its pairs whose sentence also occurred in the raw train corpus)."""
+    """All splits, held-out ones first -> (counts per split, per held-out split and side the
+    number of its pairs whose sentence also occurred in the raw train corpus).
+
+    With both sides in one language a sentence is banned, and counted, whichever side holds it."""
     held_out = [split for split in benchmark.corpora if split != "train"]
     counts, kept = {}, {}
     with multiprocessing.get_context("fork").Pool(threads) if threads > 1 else Serial() as pool:
         for split in held_out:
             counts[split], kept[split] = text_split(pool, benchmark, split, work)
         banned = tuple(set().union(*(kept[split][side] for split in held_out)) for side in (0, 1))
+        if benchmark.source == benchmark.target:
+            banned = (banned[0] | banned[1],) * 2
         counts["train"], leaked = text_split(pool, benchmark, "train", work, banned)
-    overlap = {split: {lang: sum(s in leaked[side] for s in kept[split][side])
-                       for side, lang in enumerate((benchmark.source, benchmark.target))} for split in held_out}
+    if benchmark.source == benchmark.target:
+        leaked = (leaked[0] | leaked[1],) * 2
+    overlap = {split: {name: sum(s in leaked[side] for s in kept[split][side])
+                       for side, name in enumerate(benchmark.sides)} for split in held_out}
     return {split: counts[split] for split in benchmark.corpora}, overlap
 
 
 # ---- binarise --------------------------------------------------------------------------------
-def binarise(bpe: BPE, work: Path, split: str, lang: str, threads: int) -> np.ndarray:
-    """work/<split>.tok.<lang> -> <split>.<lang>.{tokens,offsets}.npy; returns the lengths [n]."""
-    lines = read_lines(work / f"{split}.tok.{lang}")
+def binarise(bpe: BPE, work: Path, split: str, side: str, threads: int) -> np.ndarray:
+    """work/<split>.tok.<side> -> <split>.<side>.{tokens,offsets}.npy; returns the lengths [n]."""
+    lines = read_lines(work / f"{split}.tok.{side}")
     encoded = [bpe.encode(chunk, threads) for chunk in iter(lambda: list(islice(lines, 10 * CHUNK)), [])]
     encoded = encoded or [bpe.encode([])]
     lengths = np.concatenate([counts for _, counts in encoded])
-    save_tokens(work, f"{split}.{lang}", np.concatenate([ids for ids, _ in encoded]), lengths)
+    save_tokens(work, f"{split}.{side}", np.concatenate([ids for ids, _ in encoded]), lengths)
     return lengths
 
 
@@ -219,18 +238,19 @@ def length_summary(lengths: np.ndarray) -> dict:
 
 def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict, vocab: int,
                dag_filters: dict[str, dict]) -> dict:
-    """stats.json: lengths are in BPE tokens without BOS/EOS."""
-    src, tgt = benchmark.source, benchmark.target
+    """stats.json: lengths are in BPE tokens without BOS/EOS; tokens, lengths and overlaps are keyed by side."""
+    src, tgt = benchmark.sides
     splits = {}
     for split, c in counts.items():
-        splits[split] = {"files": [[str(s), str(t)] for s, t in benchmark.corpora[split]], **c,
-                         "tokens": {lang: int(lengths[split][lang].sum()) for lang in (src, tgt)},
-                         "length": {lang: length_summary(lengths[split][lang]) for lang in (src, tgt)}}
+        splits[split] = {"files": [[str(f) for f in corpus.files] for corpus in benchmark.corpora[split]], **c,
+                         "tokens": {side: int(lengths[split][side].sum()) for side in (src, tgt)},
+                         "length": {side: length_summary(lengths[split][side]) for side in (src, tgt)}}
     train_lengths = lengths["train"][src], lengths["train"][tgt], benchmark.max_length, benchmark.max_ratio
     _, filtered = length_filter(*train_lengths)
     dag_filtered = {name: {**dag, **length_filter(*train_lengths, dag)[1]} for name, dag in dag_filters.items()}
     return {
-        "benchmark": benchmark.name, "source": src, "target": tgt, "test_sets": benchmark.test_sets,
+        "benchmark": benchmark.name, "source": benchmark.source, "target": benchmark.target, "sides": [src, tgt],
+        "test_sets": benchmark.test_sets,
         "vocabulary": {"size": vocab, "bpe_requested": benchmark.vocab_size, "kind": "joint SentencePiece BPE"},
         "splits": splits,
         # What training's length filter removes from train (the binarised files keep every pair),

@@ -17,6 +17,7 @@ from ..io import atomic_write_json, atomic_write_text, read_json
 from . import outputs
 from .data_stats import data_stats_appendix
 from .figures import bleu_figure, diffusion_figure, figure2, learning_curves
+from .paraphrase import table5_cells, table5_tex
 from .plan import plan_paths, plan_tex
 from .summary import run_figures
 from .tables import (
@@ -34,7 +35,7 @@ from .translation import (
     bleu_cells,
     bleu_table_tex,
     claims_tex,
-    collect_translation,
+    collect_study,
     convergence_tex,
     stop_reason,
 )
@@ -70,10 +71,10 @@ def material_gaps(cells: list[Cell]) -> list[str]:
 
 
 def run_summary(config: dict, summary: dict, scores: dict[str, dict],
-                translation: dict[tuple, dict]) -> list[tuple[str, str]]:
+                trained: dict[tuple, dict]) -> list[tuple[str, str]]:
     """What was run, for the report's first table: every value read from the result files (through
     `summary`, summary.json's content, for what both say)."""
-    trained = {(b, e): s for (b, e, _), s in translation.items()}  # one training per (benchmark, experiment)
+    runs = {(b, e): s for (b, e, _), s in trained.items()}  # one training per (benchmark, experiment)
     figures = summary["figures"]
     rows = [("config", (f"{config['name']} (scale: {config['scale']}, synthetic section hash "
                         f"{section_hash(config['synthetic'])})")),
@@ -88,7 +89,7 @@ def run_summary(config: dict, summary: dict, scores: dict[str, dict],
         rows.append((f"experiment {name}", (f"{s['model']}, {t['parameters']:,} parameters, {t['steps']} steps "
                                             f"on {t['device']} in {t['wall_seconds'] / 60:.1f} min, final training "
                                             f"loss {t['last_stats'].get('loss', float('nan')):.3f}")))
-    for (benchmark, experiment), s in trained.items():
+    for (benchmark, experiment), s in runs.items():
         t = s["training"]
         epochs = f", {t['epochs']:.1f} epochs" if "epochs" in t else ""
         stop = {"plateau": "stopped at the validation plateau", "max_steps": "no plateau before max_steps",
@@ -120,6 +121,20 @@ def translation_statement(config: dict) -> str:
             f"(experiments may override), validated every {v['every']} steps by BLEU on {v['sentences']} "
             f"validation pairs, the best {v['keep_best']} checkpoints averaged (paper: WMT, Transformer base, "
             f"300k steps of 64k tokens, best 5 averaged).")
+
+
+def paraphrase_statement(config: dict) -> str:
+    study = config["paraphrase"]
+    if not study["benchmarks"]:
+        return "Paraphrasing: no benchmark selected (config paraphrase.benchmarks is empty)."
+    sizes = "; ".join(f"{name}: {s['encoder_layers']}+{s['decoder_layers']} layers x {s['d_model']}, "
+                      f"{s['heads']} heads, FFN {s['ffn_dim']}, dropout {s['dropout']}" for name, s in study["sizes"].items())
+    t, v = study["train"], study["validate"]
+    return (f"Paraphrasing: benchmarks {', '.join(study['benchmarks'])}; model sizes {sizes}; "
+            f"{t['max_steps']:,} steps of about {t['max_tokens'] * t['update_freq']:,} target tokens "
+            f"(experiments may override), validated every {v['every']} steps by BLEU on {v['sentences']} "
+            f"validation pairs, the best {v['keep_best']} checkpoints averaged (paper: 4+4 layers x 256, "
+            f"dropout 0.3, 100k steps, on the 145k pairs of the QQP train split).")
 
 
 def numbered(counter: str, number: str, body: str) -> str:
@@ -180,6 +195,7 @@ def document(config: dict, summary, tables_tex: dict[str, str], probe_tex: str, 
              "summary": "\n".join(f"{latex_escape(k)} & {latex_escape(v)} \\\\" for k, v in summary),
              "scale_statement": latex_escape(scale_statement(config)),
              "translation_statement": latex_escape(translation_statement(config)),
+             "paraphrase_statement": latex_escape(paraphrase_statement(config)),
              "missing": (r"\textbf{Not run at this scale:} " + latex_escape(", ".join(missing)) + ".") if missing else "",
              **{f"table{number}": numbered("table", number, tex) for number, tex in tables_tex.items()},
              "figure2": figure_tex(outputs.SYNTHETIC_FIGURE, "0.85", FIGURE2_CAPTION),
@@ -210,20 +226,24 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     stats, scores = collect_results(config)
     scale = config["scale"]
 
-    translation = collect_translation(config)
+    translation, paraphrase = collect_study(config, "translation"), collect_study(config, "paraphrase")
+    trained = {**translation, **paraphrase}  # what every run trained: the run summary, Table S4, curves
     cells = {"1": table1_cells(paper["table1"], stats, scale), "2": table2_cells(paper["table2"], stats, scores, scale),
              **{n: bleu_cells(n, paper[f"table{n}"], paper["columns"], translation, config)
-                for n in outputs.TRANSLATION_TABLES}}
+                for n in outputs.TRANSLATION_TABLES},
+             outputs.PARAPHRASE_TABLE: table5_cells(paper["table5"], paraphrase, config)}
     captions = {"1": "Regenerated: the generator's targets for the paper's example source (N = 5000) "
                      "and the share of each modality in our data.",
                 "2": "Regenerated: token and sequence accuracy (\\%) of the synthetic study.",
                 "3": "Regenerated: test BLEU and chrF of every model family.",
                 "6": "Regenerated: diffusion processes on top of DAT (3 decoding iterations).",
-                "8": "Regenerated: DiffGLAT based on CTC."}
+                "8": "Regenerated: DiffGLAT based on CTC.",
+                "5": "Regenerated: paraphrasing, pycocoevalcap BLEU-4 and ROUGE-L of the test output."}
     tables_tex = {"1": paper_vs_ours_tex(cells["1"], captions["1"], "tab:table1"),
                   "2": table2_tex(cells["2"], captions["2"]),
                   **{n: bleu_table_tex(n, paper[f"table{n}"], paper["columns"], translation, config, captions[n])
-                     for n in outputs.TRANSLATION_TABLES}}
+                     for n in outputs.TRANSLATION_TABLES},
+                  outputs.PARAPHRASE_TABLE: table5_tex(paper["table5"], paraphrase, config, captions["5"])}
     probe_tex = memorisation_probe_tex(scores)
     for number in outputs.TABLES:
         write_tidy_csv(cells[number], outputs.table_path(config, number, "csv"))
@@ -232,27 +252,29 @@ def build_report(config: dict, pdf: bool = True) -> Path:
     benchmarks = config["translation"]["benchmarks"]
     for name, spec in paper["figures"].items():
         missing += bleu_figure(spec, translation, benchmarks, paper["columns"], outputs.figure_stem(config, name))
-    curves = [b for b in benchmarks if learning_curves(translation, b, outputs.figure_stem(config, f"curves_{b}"))]
-    diffusion = [b for b in benchmarks
-                 if diffusion_figure(translation, b, outputs.figure_stem(config, f"diffusion_{b}"))]
+    curves = [b for b in benchmarks + config["paraphrase"]["benchmarks"]
+              if learning_curves(trained, b, outputs.figure_stem(config, f"curves_{b}"))]
+    diffusion = [b for b in benchmarks + config["paraphrase"]["benchmarks"]
+                 if diffusion_figure(trained, b, outputs.figure_stem(config, f"diffusion_{b}"))]
     missing += [f"synthetic experiment {e}" for e in config["synthetic"]["experiments"] if e not in scores]
-    missing += [f"translation experiment {e}" for e in config["translation"]["experiments"]
-                if not any(key[1] == e for key in translation)]
+    for study, results in (("translation", translation), ("paraphrase", paraphrase)):
+        missing += [f"{study} experiment {e}" for e in config[study]["experiments"]
+                    if config[study]["benchmarks"] and not any(key[1] == e for key in results)]
 
     notes = list(outputs.packaged_yaml("notes.yaml").get(scale, []))
     notes += material_gaps(cells["2"]) or ["No reproduced value of Table 2 is 5 or more points from the paper's."]
     tex = outputs.tex_path(config)
     data_tex = data_stats_appendix(config, outputs.data_stats_path(config))
     plans = {title: plan for title, path in plan_paths(config).items() if (plan := read_json(path, missing_ok=True)) is not None}
-    figures = run_figures(config, stats, scores, translation)
+    figures = run_figures(config, stats, scores, trained)
     atomic_write_json(outputs.summary_path(config), figures)
-    summary = run_summary(config, figures, scores, translation)
+    summary = run_summary(config, figures, scores, trained)
     atomic_write_text(tex, document(config, summary, tables_tex, probe_tex, notes, missing, data_tex, plan_tex(plans),
                                     figures_tex(paper["figures"]) + curves_tex(curves)
                                     + diffusion_tex(diffusion, len(curves) + 1),
                                     claims_tex(paper["claims"], translation, config)
                                     + before_after_tex(outputs.packaged_yaml("previous_run.yaml").get(scale), translation)
-                                    + (convergence_tex(translation, config) if translation else "")))
+                                    + (convergence_tex(trained, config) if trained else "")))
     pdf_path = outputs.pdf_path(config)
     if pdf:
         compile_pdf(tex, pdf_path)

@@ -1,4 +1,4 @@
-"""Appendix: the prepared translation benchmarks, as the paper's appendix H, from their stats.json.
+"""Appendix: the prepared benchmarks (translation and paraphrasing), as the paper's appendix H, from their stats.json.
 
 reports/tables/data_stats.csv  tidy, table "H": one row per benchmark, one column per quantity;
                                `paper` holds the paper's training-set size for the language pair
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import STUDIES
 from ..io import read_json
 from .tables import Cell, latex_escape, write_tidy_csv
 
@@ -33,6 +34,7 @@ QUANTITIES = [
     ("train pairs", lambda s: _train(s)["pairs_read"]),
     ("dropped empty", lambda s: _train(s)["dropped_empty"]),
     ("dropped overlap", lambda s: _train(s)["dropped_overlap"]),
+    ("dropped repeats", lambda s: _train(s)["dropped_duplicate"]),
     ("kept by filters", lambda s: s["train_filter"]["kept"]),
     # DA-Transformer's filter on top, per graph size (e.g. "2x: 28964")
     ("kept for DAG models", lambda s: ", ".join(f"{g}: {f['kept']}" for g, f in s["dag_filter"].items()) or "--"),
@@ -40,14 +42,19 @@ QUANTITIES = [
     ("test set", lambda s: s["test_sets"][0]),
     ("test pairs", lambda s: _test(s)["pairs"]),
     ("vocabulary", lambda s: s["vocabulary"]["size"]),
-    ("mean src length", lambda s: f"{_train(s)['length'][s['source']]['mean']:.1f}"),
-    ("mean tgt length", lambda s: f"{_train(s)['length'][s['target']]['mean']:.1f}"),
+    ("mean src length", lambda s: f"{_train(s)['length'][s['sides'][0]]['mean']:.1f}"),
+    ("mean tgt length", lambda s: f"{_train(s)['length'][s['sides'][1]]['mean']:.1f}"),
 ]
+
+
+def prepared_benchmarks(config: dict) -> list[str]:
+    """prepare.benchmarks, then those the studies add (the order of data.benchmarks.selected_benchmarks)."""
+    return list(dict.fromkeys(name for key in ("prepare", *STUDIES) for name in config[key]["benchmarks"]))
 
 
 def data_stats_cells(config: dict) -> list[Cell]:
     cells = []
-    for name in config["prepare"]["benchmarks"]:
+    for name in prepared_benchmarks(config):
         path = Path(config["paths"]["data"]) / "prepared" / name / "stats.json"
         stats = read_json(path, missing_ok=True)
         entry = config["benchmarks"][name]
@@ -80,8 +87,9 @@ def data_stats_tex(cells: list[Cell]) -> str:
         lines.append(" & ".join([latex_escape(name), paper, *values]) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}",
               r"\addtocounter{table}{-1}\renewcommand{\thetable}{S2}",  # a supplementary table, not the paper's
-              (r"\caption{Prepared translation benchmarks (cf.\ the paper's appendix H): training pairs read, "
-               r"dropped for an empty side or for sharing a sentence with a valid or test set, kept by the length "
+              (r"\caption{Prepared benchmarks (cf.\ the paper's appendix H): training pairs read, dropped for an "
+               r"empty side, for sharing a sentence with a valid or test set (for paraphrasing: on either side), or "
+               r"as a repeat of a pair (where the benchmark deduplicates), kept by the length "
                r"filters of training (maximum length, length ratio, and the DA-Transformer filter: target at "
                r"most half the decoder length), of which the DA-Transformer filter alone removes the "
                r"DAT-filtered; mean training lengths in joint-BPE tokens.}"),

@@ -37,15 +37,16 @@ def own_seconds(training: dict) -> float:
     return training["wall_seconds"] - training.get("branched_seconds", 0.0)
 
 
-def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], translation: dict[tuple, dict]) -> dict:
+def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], trained: dict[tuple, dict]) -> dict:
     """summary.json: the config and provenance, then `figures`, name -> number (the report's run
-    summary takes its times from here)."""
+    summary takes its times from here). scores: the synthetic study's; trained: (benchmark,
+    experiment, variant) -> scores of the translation and paraphrase runs."""
     figures: dict[str, float | int | None] = {}
-    results = [*scores.values(), *translation.values()]
+    results = [*scores.values(), *trained.values()]
     span = job_span_seconds(Path(config["paths"]["results"]) / "logs")
     # one training per synthetic experiment and per (benchmark, experiment), whatever its decodings
     trainings = [s["training"] for s in scores.values()] + list(
-        {(b, e): s["training"] for (b, e, _), s in translation.items()}.values())
+        {(b, e): s["training"] for (b, e, _), s in trained.items()}.values())
     figures["workflow_minutes"] = None if span is None else span / 60
     figures["training_minutes"] = sum(own_seconds(t) for t in trainings) / 60
     figures["decoding_minutes"] = sum(s["decode_seconds"] for s in results) / 60
@@ -53,9 +54,11 @@ def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], trans
         final = s["layers"][str(s["final_layer"])]
         figures[f"synthetic.{name}.token_accuracy"] = final["token_accuracy"]
         figures[f"synthetic.{name}.sequence_accuracy"] = final["sequence_accuracy"]
-    for (benchmark, experiment, variant), s in sorted(translation.items()):
+    for (benchmark, experiment, variant), s in sorted(trained.items()):
         figures[f"{benchmark}.{experiment}.{variant}.bleu"] = s["bleu"]
         figures[f"{benchmark}.{experiment}.{variant}.chrf"] = s["chrf"]
+        for metric, value in s.get("coco", {}).items():  # paraphrasing: pycocoevalcap's
+            figures[f"{benchmark}.{experiment}.{variant}.coco_{metric}"] = value
         if variant == MAIN_VARIANT:
             t = s["training"]
             figures[f"{benchmark}.{experiment}.steps"] = t["steps"]

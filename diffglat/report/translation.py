@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..config import STUDIES
 from ..io import read_json
 from .tables import Cell, fmt, latex_escape
 
@@ -20,12 +21,13 @@ def scores_path(config: dict, benchmark: str, experiment: str, variant: str) -> 
     return Path(config["paths"]["results"]) / benchmark / experiment / f"{test_set}.{variant}.scores.json"
 
 
-def collect_translation(config: dict) -> dict[tuple[str, str, str], dict]:
-    """(benchmark, experiment, variant) -> scores, for every result file the config implies that exists."""
+def collect_study(config: dict, study: str) -> dict[tuple[str, str, str], dict]:
+    """(benchmark, experiment, variant) -> scores, for every result file of a study (`translation`,
+    `paraphrase`) the config implies that exists."""
     found = {}
-    study = config["translation"]
-    for benchmark in study["benchmarks"]:
-        for experiment, spec in study["experiments"].items():
+    section = config[study]
+    for benchmark in section["benchmarks"]:
+        for experiment, spec in section["experiments"].items():
             for variant in [MAIN_VARIANT, *spec.get("decode_variants", {})]:
                 path = scores_path(config, benchmark, experiment, variant)
                 if path.is_file():
@@ -155,10 +157,10 @@ def stop_reason(training: dict) -> str:
 
 
 def convergence_tex(results: dict, config: dict) -> str:
-    """Per trained model: steps, epochs, wall time, why training stopped, best validation BLEU and
-    the gain of its last validations (Table S4)."""
+    """Per trained model (translation and paraphrasing): steps, epochs, wall time, why training
+    stopped, best validation BLEU and the gain of its last validations (Table S4)."""
     plateau = config["translation"]["validate"]["plateau"]
-    window = plateau["patience"] if plateau else 3
+    window = plateau["patience"] if plateau else 3  # the header's; each row uses its own run's rule
     lines = [r"\begin{table}[ht]", r"\centering", r"\small", r"\begin{tabular}{llrrrlrr}", r"\toprule",
              (r"Benchmark & Experiment & Steps & Epochs & Min & Stopped & Best valid BLEU (step) & "
               f"Gain, last {window} \\\\"), r"\midrule"]
@@ -175,12 +177,15 @@ def convergence_tex(results: dict, config: dict) -> str:
                      f"{own_minutes:.1f} & {stop} & "
                      + (f"{best['score']:.2f} ({best['step']:,})" if best else "--") + " & "
                      + (f"{gain:+.2f}" if gain is not None else "--") + r" \\")
-    rule = (f"stops a run once its last {plateau['patience']} validations gain less than {plateau['min_gain']} "
-            "BLEU over the best before them" if plateau else "is off: every run trains its max. steps")
+    def rule(plateau):
+        return (f"stops a run once its last {plateau['patience']} validations gain less than {plateau['min_gain']} "
+                "BLEU over the best before them" if plateau else "is off: every run trains its max. steps")
+    rules = "; ".join(f"{study}.validate.plateau {rule(config[study]['validate']['plateau'])}"
+                      for study in STUDIES if config[study]["benchmarks"])
     lines += [r"\bottomrule", r"\end{tabular}", r"\addtocounter{table}{-1}\renewcommand{\thetable}{S4}",
               (f"\\caption{{How far each model trained. Min: its own wall time (a branch without its parent's "
-               f"shared warm-up). Steps and epochs of a branch include its parent's. The plateau rule "
-               f"(translation.validate.plateau) {latex_escape(rule)}; the last column is that gain at the run's "
-               f"end (near zero or negative: flat).}}"),
+               f"shared warm-up). Steps and epochs of a branch include its parent's. The plateau rule: "
+               f"{latex_escape(rules)}; the last column is that gain at the run's end (near zero or negative: "
+               f"flat).}}"),
               r"\label{tab:convergence}", r"\end{table}"]
     return "\n".join(lines) + "\n"

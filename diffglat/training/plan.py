@@ -1,11 +1,12 @@
 """What a config's training costs, per item of the paper: runs, device-hours and tokens.
 
-A study is a config section with `train` and `experiments` (`synthetic`, `translation`; one
-added later is planned the same way); each experiment is one training run of max_steps updates
-of max_tokens x update_freq target tokens, on each of the study's `benchmarks` if it has them; a
-run that branches off another (`branch_from`) costs only the steps after its parent's.
+A study is a config section with `train` and `experiments` (`synthetic`, `translation`,
+`paraphrase`; one added later is planned the same way); each experiment is one training run of
+max_steps updates of max_tokens x update_freq target tokens, on each of the study's `benchmarks` if
+it has them; a run that branches off another (`branch_from`) costs only the steps after its parent's.
 Device-hours divide a run's tokens by one device's throughput; the wall-clock hours divide them
-further by the GPUs the study's `<study>_train` resources give the run. Batches are filled up to
+further by the GPUs the resources of the study's training step give the run (`translate_train` for
+translation and paraphrasing, `<study>_train` for others). Batches are filled up to
 max_tokens, so the tokens are an upper bound.
 
 The throughput of a run: measured, when the plan is given the runs' train logs (`measured`: the
@@ -20,6 +21,10 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+
+
+# The workflow step (config `resources` key) that trains a study's runs, where not `<study>_train`.
+TRAINING_STEP = {"translation": "translate_train", "paraphrase": "translate_train"}
 
 
 def studies(config: dict) -> dict[str, dict]:
@@ -75,11 +80,13 @@ def cost_plan(config: dict, measured: dict[str, dict[str, float]] | None = None)
     plan = config["plan"]
     items = []
     for study, section in studies(config).items():
-        resources = config["resources"].get(f"{study}_train", config["resources"]["default"])
+        resources = config["resources"].get(TRAINING_STEP.get(study, f"{study}_train"), config["resources"]["default"])
         devices = max(resources["gpu"], 1)
         configured = plan["tokens_per_second"].get(study, plan["tokens_per_second"]["default"])
         study_measured = (measured or {}).get(study, {})
         planned = planned_runs(study, section)
+        if not planned:  # a study without benchmarks (paraphrase.benchmarks: [])
+            continue
         by_family: dict[str, list[float]] = {}
         for name, _, settings in planned:
             if name in study_measured:

@@ -1,7 +1,8 @@
 # Helpers shared by the rule files.
 
 from diffglat.cli.translation import experiment_spec
-from diffglat.data.benchmarks import paper_test_set
+from diffglat.config import STUDIES
+from diffglat.data.benchmarks import paper_test_set, study_of
 
 # Every job runs under it: `{LOGGED} {log} COMMAND...` keeps the output of the job's earlier runs in
 # its log (Snakemake deletes a log before the job runs) and marks each run's start and end. Rules
@@ -36,32 +37,39 @@ def config_stamp(*sections):
     return section_hash(node)
 
 
-def experiment_stamp(experiment):
-    """What one experiment is (cli/translation.experiment_spec: its settings with the study's defaults
+def experiment_stamp(benchmark, experiment):
+    """What one experiment is (cli/translation.experiment_spec: its settings with its study's defaults
     merged in), hashed: a change reruns its jobs."""
-    return section_hash(experiment_spec(config, experiment))
+    return section_hash(experiment_spec(config, experiment, study_of(config, benchmark)))
 
 
-def translation_scores():
+def study_runs():
+    """(benchmark, experiment, its settings) of every training run of the seq2seq studies
+    (translation, paraphrase)."""
+    return [
+        (benchmark, experiment, config[study]["experiments"][experiment])
+        for study in STUDIES
+        for benchmark in config[study]["benchmarks"]
+        for experiment in sorted(config[study]["experiments"])
+    ]
+
+
+def study_scores():
     """Every scores file the config implies: benchmarks x experiments x decoding variants."""
     return [
         f"{RESULTS}/{benchmark}/{experiment}/{paper_test_set(config, benchmark)}.{variant}.scores.json"
-        for benchmark in config["translation"]["benchmarks"]
-        for experiment in sorted(config["translation"]["experiments"])
-        for variant in ["main", *config["translation"]["experiments"][experiment].get("decode_variants", {})]
+        for benchmark, experiment, settings in study_runs()
+        for variant in ["main", *settings.get("decode_variants", {})]
     ]
 
 
-def translation_models():
-    """Every trained translation model the config implies: benchmarks x experiments."""
-    return [
-        f"{RESULTS}/{benchmark}/{experiment}/model.pt"
-        for benchmark in config["translation"]["benchmarks"]
-        for experiment in sorted(config["translation"]["experiments"])
-    ]
+def study_models():
+    """Every trained model the config implies: benchmarks x experiments."""
+    return [f"{RESULTS}/{benchmark}/{experiment}/model.pt" for benchmark, experiment, _ in study_runs()]
 
 
 def branch_parent(wildcards):
     """The final model of the experiment this one branches off (its warm-up), if any."""
-    parent = config["translation"]["experiments"][wildcards.mt_experiment].get("branch_from")
+    study = config[study_of(config, wildcards.benchmark)]
+    parent = study["experiments"][wildcards.mt_experiment].get("branch_from")
     return [f"{RESULTS}/{wildcards.benchmark}/{parent}/model.pt"] if parent else []

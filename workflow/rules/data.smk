@@ -1,5 +1,5 @@
-# Machine-translation data (paper §4.1, appendix H): one `diffglat prepare` job per benchmark the
-# config selects (prepare.benchmarks). Its stats.json is written last, so it marks a complete folder.
+# Translation and paraphrase data (paper §4.1, appendix H): one `diffglat prepare` job per benchmark
+# the config selects (prepare.benchmarks and the studies' benchmarks). Its stats.json is written last, so it marks a complete folder.
 
 from diffglat.data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark, selected_benchmarks
 

@@ -13,7 +13,7 @@ rule plan:
     input:
         paper=PAPER_SCALE_CONFIGS,
         # this run's plan reads each run's throughput from its train log
-        trained=expand(rules.synthetic_train.output, experiment=SYNTHETIC_EXPERIMENTS) + translation_models(),
+        trained=expand(rules.synthetic_train.output, experiment=SYNTHETIC_EXPERIMENTS) + study_models(),
     output:
         run=f"{RESULTS}/plan/run.json",
         paper=f"{RESULTS}/plan/paper.json",

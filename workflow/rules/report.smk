@@ -17,7 +17,7 @@ rule report:
         stats=rules.synthetic_data.output.stats,
         scores=expand(rules.synthetic_evaluate.output.scores, experiment=SYNTHETIC_EXPERIMENTS),
         data_stats=expand(rules.prepare.output.stats, benchmark=PREPARED_BENCHMARKS),
-        translation=translation_scores(),
+        translation=study_scores(),
         plan=rules.plan.output,
     output:
         **REPORT_OUTPUTS,

@@ -1,12 +1,12 @@
-# Machine translation (paper §4): one training job per (benchmark, experiment), one evaluation
-# job per decoding variant of it ("main" = the experiment's decode settings).
+# Machine translation (paper §4) and paraphrasing (Table 5): one training job per (benchmark,
+# experiment of the benchmark's study), one evaluation job per decoding variant of it ("main" = the
+# experiment's decode settings).
 
-TRANSLATION = config["translation"]
-TRANSLATION_EXPERIMENTS = sorted(TRANSLATION["experiments"])
+STUDY_EXPERIMENTS = sorted({experiment for study in STUDIES for experiment in config[study]["experiments"]})
 
 
 wildcard_constraints:
-    mt_experiment="|".join(TRANSLATION_EXPERIMENTS),
+    mt_experiment="|".join(STUDY_EXPERIMENTS),
     variant="[A-Za-z0-9_]+",
     testset="[A-Za-z0-9_]+",
 
@@ -26,7 +26,7 @@ rule translate_train:
         **step_resources("translate_train"),
     params:
         config=RESOLVED_CONFIG,
-        stamp=lambda w: experiment_stamp(w.mt_experiment),
+        stamp=lambda w: experiment_stamp(w.benchmark, w.mt_experiment),
         python=python_launcher(step_resources("translate_train")["gpu"]),
     shell:
         f"{LOGGED} {{log}} {{params.python}} -m diffglat translate train --config {{params.config}} --benchmark {{wildcards.benchmark}} "
@@ -48,7 +48,9 @@ rule translate_evaluate:
         **step_resources("default"),
     params:
         config=RESOLVED_CONFIG,
-        stamp=lambda w: experiment_stamp(w.mt_experiment),
+        stamp=lambda w: experiment_stamp(w.benchmark, w.mt_experiment),
+        # evaluation only: a change of the study's COCO metrics rescores, it does not retrain
+        metrics=lambda w: config[study_of(config, w.benchmark)]["coco_metrics"],
     shell:
         f"{LOGGED} {{log}} python -m diffglat translate evaluate --config {{params.config}} --benchmark {{wildcards.benchmark}} "
         "--experiment {wildcards.mt_experiment} --variant {wildcards.variant}"
