@@ -26,7 +26,7 @@ REGISTRY_PATH = Path(__file__).with_name("benchmarks.yaml")
 
 # The sequence-to-sequence studies: config sections of the same shape (schema $defs/study), each
 # training its experiments on its own benchmarks.
-STUDIES = ("translation", "paraphrase")
+STUDIES = ("translation", "paraphrase", "captioning")
 
 
 class ConfigError(ValueError):
@@ -194,12 +194,21 @@ def experiment_section(study: dict, experiment: str, section: str) -> dict:
 
 
 def _study_errors(config: dict) -> list[tuple[str, str]]:
-    """The checks of the seq2seq studies (translation, paraphrase) that a schema cannot express."""
+    """The checks of the seq2seq studies (translation, paraphrase, captioning) that a schema cannot express."""
     errors = []
-    both = sorted(set(config["translation"]["benchmarks"]) & set(config["paraphrase"]["benchmarks"]))
-    if both:
-        errors.append(("paraphrase.benchmarks", f"{both[0]!r} is also in translation.benchmarks: a benchmark "
-                                                "belongs to one study"))
+    for i, name in enumerate(STUDIES):
+        for earlier in STUDIES[:i]:
+            both = sorted(set(config[earlier]["benchmarks"]) & set(config[name]["benchmarks"]))
+            if both:
+                errors.append((f"{name}.benchmarks", f"{both[0]!r} is also in {earlier}.benchmarks: a benchmark "
+                                                     "belongs to one study"))
+    for name in STUDIES:
+        for i, benchmark in enumerate(config[name]["benchmarks"]):
+            entry = config["benchmarks"].get(benchmark)
+            if entry is not None and (entry["source"] == "image") != (name == "captioning"):
+                errors.append((f"{name}.benchmarks[{i}]", f"{benchmark!r} " + (
+                    "is image captioning (source: image): list it in captioning.benchmarks" if name != "captioning"
+                    else "is not image captioning (its source is text)")))
     gpus = config["resources"].get("translate_train", config["resources"]["default"])["gpu"]
     for name in STUDIES:
         study = config[name]

@@ -16,8 +16,12 @@ def runs_by_name(plan):
 
 
 def test_smoke_plan_counts_every_run(repo):
-    plan = cost_plan(load_config([repo / "config" / "config.yaml", repo / "config" / "smoke.yaml"]))
+    config = load_config([repo / "config" / "config.yaml", repo / "config" / "smoke.yaml"])
+    *_, captioning = cost_plan(config)["items"]  # with its data, MS-COCO's three models
+    assert sorted(r["experiment"] for r in captioning["runs"]) == ["mscoco/ar", "mscoco/dat", "mscoco/diffglat"]
+    plan = cost_plan(config, left_out={"mscoco": "no features"})  # as this run plans without it
     synthetic, translation, paraphrase = plan["items"]
+    assert plan["left_out"] == {"mscoco": "no features"}
     assert synthetic["paper"] == "Tables 1-2, Figure 2" and synthetic["study"] == "synthetic"
     runs = runs_by_name(plan)
     assert sorted(r["experiment"] for r in synthetic["runs"]) == ["ar", "nar", "nar_pml"]
@@ -34,7 +38,7 @@ def test_smoke_plan_counts_every_run(repo):
     assert plan["runs"] == 3 + len(experiments) + 3 and plan["tokens"] == sum(r["tokens"] for r in runs.values())
     # A study without benchmarks plans no runs and no item.
     config["paraphrase"]["benchmarks"] = []
-    assert [item["study"] for item in cost_plan(config)["items"]] == ["synthetic", "translation"]
+    assert [item["study"] for item in cost_plan(config, left_out={"mscoco": ""})["items"]] == ["synthetic", "translation"]
 
 
 def test_update_freq_and_gpus_scale_tokens_and_wall_time(repo):

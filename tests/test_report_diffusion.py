@@ -55,7 +55,8 @@ def test_convergence_table_gives_steps_epochs_own_minutes_and_why_training_stopp
                ("b", "dat", "main"): run(300, None, [5.0, 9.0, 12.0], branched=120.0),
                ("b", "dat", "lookahead"): run(300, None, [1.0])}
     config = {"translation": {"benchmarks": ["b"], "validate": {"plateau": {"patience": 2, "min_gain": 0.3}}},
-              "paraphrase": {"benchmarks": [], "validate": {"plateau": None}}}
+              "paraphrase": {"benchmarks": [], "validate": {"plateau": None}},
+              "captioning": {"benchmarks": [], "validate": {"plateau": None}}}
     tex = convergence_tex(results, config)
     assert r"b & ar & 500 & 5.0 & 10.0 & plateau & 25.10 (400) & +0.10 \\" in tex
     assert r"b & dat & 300 & 3.0 & 10.0 & max. steps & 12.00 (300) & +7.00 \\" in tex

@@ -63,7 +63,7 @@ def test_document_numbers_tables_and_figures_from_their_numbers(repo, tmp_path):
     paper = packaged_yaml("paper_numbers.yaml")
     tables_tex = {n: f"TABLE {n}\n" for n in TABLES}
     tex = document(config, [("config", "smoke")], tables_tex, "PROBE\n", ["a note"], [], "DATA\n", "COST",
-                   figures_tex(paper["figures"]), "CLAIMS")
+                   figures_tex(paper["figures"]), "CLAIMS", {})
     for n in TABLES:
         assert f"\\setcounter{{table}}{{{int(n) - 1}}}\nTABLE {n}\n" in tex
     for n in (2, 5, 6, 8, 9, 10):

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..config import ConfigError, load_config, section_hash
-from ..data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark, study_of
+from ..data.benchmarks import preparation_inputs, prepared_dir, resolve_benchmark, study_of, unavailable
 from ..data.prepare import prepare_benchmark
 from ..io import Busy, CorruptFile, WriteFailed, atomic_write_json
 from ..metrics.coco import JavaMissing
@@ -42,8 +42,14 @@ def prepare(config: dict, benchmark: str, threads: int) -> None:
 
 
 # ---- cost plan ------------------------------------------------------------------------------
+def left_out(config: dict) -> dict[str, str]:
+    """The captioning benchmarks this run cannot train (their data is missing) -> why."""
+    return {name: reason for name in config["captioning"]["benchmarks"]
+            if (reason := unavailable(config, name)) is not None}
+
+
 def plan(config: dict, json_path: str | None, measured: bool) -> None:
-    result = cost_plan(config, measured_throughput(config) if measured else None)
+    result = cost_plan(config, measured_throughput(config) if measured else None, left_out(config))
     print(format_plan(result))
     if json_path:
         atomic_write_json(json_path, {**result, "config_hash": section_hash(config), "provenance": provenance()})
@@ -81,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text in (("train", "train one experiment on one benchmark (resumes), average its best checkpoints"),
                        ("evaluate", "decode the benchmark's test set with one decoding variant and score it")):
         step = translate_steps.add_parser(name, parents=[config_args], help=text)
-        step.add_argument("--benchmark", required=True, help="one of translation.benchmarks or paraphrase.benchmarks")
+        step.add_argument("--benchmark", required=True, help="one of translation.benchmarks, paraphrase.benchmarks or captioning.benchmarks")
         step.add_argument("--experiment", required=True, help="a key of the experiments of the benchmark's study")
         if name == "evaluate":
             step.add_argument("--variant", default=translation.MAIN_VARIANT,
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "report":
             from ..report import build_report
 
-            build_report(config, pdf=not args.no_pdf)
+            build_report(config, pdf=not args.no_pdf, left_out=left_out(config))
     except (ConfigError, Busy, CorruptFile, WriteFailed, JavaMissing, FileNotFoundError, ValueError) as err:
         print(f"diffglat: error: {err}", file=sys.stderr)
         return 2

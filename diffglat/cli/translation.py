@@ -1,14 +1,18 @@
 """`diffglat translate train|evaluate`: the sequence-to-sequence studies, machine translation (paper
-§4, Tables 3-9, config `translation`) and paraphrase generation (Table 5, config `paraphrase`).
+§4, Tables 3-9, config `translation`), paraphrase generation and image captioning (Table 5, config
+`paraphrase` and `captioning`).
 
-A benchmark belongs to one study: `paraphrase.benchmarks` to paraphrasing, every other to
-translation. One experiment = model family + size + loss + decoding (`<study>.experiments`).
+A benchmark belongs to one study: `paraphrase.benchmarks` to paraphrasing, `captioning.benchmarks`
+to captioning, every other to translation. A captioning model reads image features (its
+`source_features`, the prepared features' width) and is scored against every caption of an image
+(sacreBLEU against the first five while validating). One experiment = model family + size + loss + decoding (`<study>.experiments`).
 Training validates every `<study>.validate.every` steps by BLEU on the first
 `validate.sentences` validation pairs and keeps the best `validate.keep_best` checkpoints; the
 final model is their average (the paper averages the best 5). Evaluation decodes the benchmark's
 first test set (the paper's) with one named decoding variant and scores the detokenised output
-with sacreBLEU, next to a copy-the-source baseline on the same references, and with the COCO
-caption tools where the study names `coco_metrics` (paraphrase: BLEU-4 and ROUGE-L, appendix H).
+with sacreBLEU, next to a copy-the-source baseline on the same references (not for an image
+source), and with the COCO caption tools where the study names `coco_metrics` (paraphrase: BLEU-4
+and ROUGE-L, appendix H; captioning: BLEU-4, METEOR, ROUGE-L, CIDEr).
 
   results/<benchmark>/<experiment>/model.pt                 averaged weights + training record
   results/<benchmark>/<experiment>/<testset>.<variant>.hyp  detokenised hypotheses, one per line
@@ -29,9 +33,10 @@ from ..data.batching import length_filter
 from ..data.benchmarks import benchmark_sides, paper_test_set, prepared_dir, study_of
 from ..data.bpe import BPE
 from ..data.dictionary import Dictionary
+from ..data.images import IMAGE
 from ..data.indexed import ParallelDataset, load_split
 from ..data.text import detokenise
-from ..io import atomic_write_json, atomic_write_text
+from ..io import atomic_write_json, atomic_write_text, read_json
 from ..metrics.coco import coco_scores, require_java
 from ..metrics.mt import corpus_scores
 from ..models.transformer import MAX_POSITIONS
@@ -111,7 +116,7 @@ def training_data(config: dict, benchmark: str, spec: dict) -> tuple[ParallelDat
     entry = config["benchmarks"][benchmark]
     dataset = load_split(prepared_dir(config, benchmark), "train", *benchmark_sides(entry))
     keep, counts = length_filter(dataset.source.lengths, dataset.target.lengths, entry["max_length"],
-                                 entry["max_ratio"], dag_filter(spec))
+                                 entry["max_ratio"], dag_filter(spec), image_source=entry["source"] == IMAGE)
     return ParallelDataset(dataset.source, dataset.target, dataset.dictionary, np.flatnonzero(keep)), counts
 
 
@@ -125,6 +130,13 @@ def read_window_stats(path: Path) -> list[dict]:
 
 def read_lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
+
+
+def references(folder: Path, split: str, sides: tuple[str, str]) -> list[list[str]]:
+    """Every reference of each held-out item: the target sentence, or all captions of an image."""
+    if sides[0] == IMAGE:
+        return read_json(folder / f"{split}.refs.json", ("references",))["references"]
+    return [[line] for line in read_lines(folder / f"{split}.{sides[1]}")]
 
 
 def translate(model, kind: str, dataset: ParallelDataset, settings: dict, bpe: BPE, target_lang: str,
@@ -151,14 +163,19 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     spec = experiment_spec(config, experiment, study)
     entry = config["benchmarks"][benchmark]
     sides = benchmark_sides(entry)
-    spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     settings = TrainSettings(**spec["train"])
     folder = prepared_dir(config, benchmark)
     dataset, filtered = training_data(config, benchmark, spec)
+    if entry["source"] == IMAGE:  # the feature projection's input width; decoders sized for the most regions (no EOS)
+        spec["model_config"] = sized_positions({**spec["model_config"], "source_features": dataset.source.width},
+                                               int(dataset.source.lengths.max()) - 1)
+    else:
+        spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     dictionary = dataset.dictionary
     bpe = BPE(folder / "spm.model")
     valid = load_split(folder, "valid", *sides)
-    valid_refs = read_lines(folder / f"valid.{sides[1]}")
+    # captioning: the first five captions of each image (sacreBLEU takes as many per item)
+    valid_refs = [refs[:5] for refs in references(folder, "valid", sides)]
 
     device = select_device(config["compute"]["device"], config["compute"]["cpu_threads"])
     validation = spec["validate"]
@@ -217,24 +234,26 @@ def translate_evaluate(config: dict, benchmark: str, experiment: str, variant: s
 
     split = paper_test_set(config, benchmark)
     dataset = load_split(folder, split, *sides)
-    references = read_lines(folder / f"{split}.{sides[1]}")
-    sources = read_lines(folder / f"{split}.{sides[0]}")
+    item_references = references(folder, split, sides)
+    sources = None if sides[0] == IMAGE else read_lines(folder / f"{split}.{sides[0]}")
     start = time.perf_counter()
     with torch.no_grad():
         hypotheses = translate(model, checkpoint["kind"], dataset, settings, BPE(folder / "spm.model"),
                                entry["target"], device)
     seconds = time.perf_counter() - start
-    scores = corpus_scores(hypotheses, references, entry["target"])
-    copy_source = corpus_scores(sources, references, entry["target"])
-    if metrics:  # one reference per item
-        scores["coco"] = coco_scores(hypotheses, [[r] for r in references], metrics)
-        copy_source["coco"] = coco_scores(sources, [[r] for r in references], metrics)
+    scores = corpus_scores(hypotheses, item_references, entry["target"])
+    copy_source = None if sources is None else corpus_scores(sources, item_references, entry["target"])
+    if metrics:  # against every reference of an item
+        scores["coco"] = coco_scores(hypotheses, item_references, metrics)
+        if copy_source is not None:
+            copy_source["coco"] = coco_scores(sources, item_references, metrics)
     atomic_write_text(out / f"{split}.{variant}.hyp", "".join(h + "\n" for h in hypotheses))
     atomic_write_json(out / f"{split}.{variant}.scores.json", {
         "study": study, "benchmark": benchmark, "experiment": experiment, "variant": variant,
         "model": checkpoint["kind"], "test_set": split, "source": entry["source"], "target": entry["target"],
         "sentences": len(hypotheses), **scores,
-        # The floor every real model must clear: the source sentence offered as its own translation.
+        # The floor every real model must clear: the source sentence offered as its own translation
+        # (None for an image source).
         "copy_source": copy_source,
         "decode": settings, "decode_seconds": seconds,
         "training": checkpoint["training"],

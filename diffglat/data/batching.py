@@ -38,8 +38,12 @@ def token_batches(lengths: np.ndarray, max_tokens: int, seed: int, epoch: int, s
 
 
 def length_filter(src_lengths: np.ndarray, tgt_lengths: np.ndarray, max_length: int, max_ratio: float,
-                  dag: dict | None = None) -> tuple[np.ndarray, dict[str, int]]:
+                  dag: dict | None = None, image_source: bool = False) -> tuple[np.ndarray, dict[str, int]]:
     """Which pairs (token counts without BOS/EOS, [n] each) training keeps: (mask [n], counts).
+
+    An image source (captioning: src_lengths are region counts, and a source has no EOS) has no
+    length of its own to compare: too_long looks at the target only, the ratio rules do not apply,
+    and the graph has upsample x regions vertices.
 
     too_long:        either side has more than max_length tokens;
     bad_ratio:       the longer side has more than max_ratio times the tokens of the shorter.
@@ -55,19 +59,21 @@ def length_filter(src_lengths: np.ndarray, tgt_lengths: np.ndarray, max_length: 
     Each count is what its rule alone removes (a pair may fail several); kept passes them all.
     """
     src, tgt = np.asarray(src_lengths), np.asarray(tgt_lengths)
+    no_ratio = np.zeros(len(src), bool)
     failed = {
-        "too_long": np.maximum(src, tgt) > max_length,
-        "bad_ratio": np.maximum(src, tgt) > max_ratio * np.maximum(np.minimum(src, tgt), 1),
+        "too_long": (tgt if image_source else np.maximum(src, tgt)) > max_length,
+        "bad_ratio": no_ratio if image_source else np.maximum(src, tgt) > max_ratio * np.maximum(np.minimum(src, tgt), 1),
     }
     if dag is not None:
-        failed["dag_ratio"] = ((tgt + 1) > dag["ratio"] * (src + 1)) | ((src + 1) > dag["ratio"] * (tgt + 1))
+        failed["dag_ratio"] = no_ratio if image_source else (
+            ((tgt + 1) > dag["ratio"] * (src + 1)) | ((src + 1) > dag["ratio"] * (tgt + 1)))
         too_long = np.zeros(len(src), bool)
         if dag.get("max_source_length") is not None:
             too_long |= src > dag["max_source_length"]
         if dag.get("max_target_length") is not None:
             too_long |= tgt > dag["max_target_length"]
         failed["dag_too_long"] = too_long
-        failed["graph_too_short"] = tgt + 2 > dag["upsample"] * (src + 1)
+        failed["graph_too_short"] = tgt + 2 > dag["upsample"] * (src + (0 if image_source else 1))
     keep = ~np.logical_or.reduce(list(failed.values()))
     return keep, {**{name: int(mask.sum()) for name, mask in failed.items()}, "kept": int(keep.sum()),
                   "pairs": len(src)}

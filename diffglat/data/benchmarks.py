@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ..config import STUDIES, ConfigError
 from .corpus import read_json_pairs, read_parallel
+from .images import IMAGE
 
 SPLITS_BEFORE_TESTS = ("train", "valid")
 # The version of what `prepare` writes (its files, filters and stats.json): part of every prepared
@@ -43,6 +44,16 @@ class Corpus:
         return f"{self.files[0]} (fields {self.fields[0]!r}, {self.fields[1]!r})"
 
 
+@dataclass(frozen=True)
+class KarpathySplit:
+    """One item of a captioning split: a split of the Karpathy-split JSON, with the image features."""
+    files: tuple[Path, Path]  # (captions JSON, features folder or file)
+    split: str
+
+    def __str__(self) -> str:
+        return f"{self.files[0]} (split {self.split!r}), features {self.files[1]}"
+
+
 @dataclass
 class Benchmark:
     name: str
@@ -50,7 +61,7 @@ class Benchmark:
     target: str
     sides: tuple[str, str]  # file suffixes of the source and target side (text corpora, prepared files)
     # split name -> its corpora: train, valid, then the test sets in order.
-    corpora: dict[str, list[Corpus]]
+    corpora: dict[str, list[Corpus | KarpathySplit]]
     test_sets: list[str]
     vocab_size: int
     max_length: int
@@ -58,8 +69,13 @@ class Benchmark:
     deduplicate: bool  # drop repeated train pairs
 
     @property
+    def captioning(self) -> bool:
+        return self.source == IMAGE
+
+    @property
     def files(self) -> list[Path]:
-        return [path for corpora in self.corpora.values() for corpus in corpora for path in corpus.files]
+        return list(dict.fromkeys(path for corpora in self.corpora.values() for corpus in corpora
+                                  for path in corpus.files))
 
 
 def benchmark_sides(entry: dict) -> tuple[str, str]:
@@ -78,9 +94,22 @@ def paper_test_set(config: dict, name: str) -> str:
 
 
 def study_of(config: dict, name: str) -> str:
-    """The config section whose experiments train on benchmark `name`: paraphrase for those it
-    lists, translation for every other."""
-    return "paraphrase" if name in config["paraphrase"]["benchmarks"] else "translation"
+    """The config section whose experiments train on benchmark `name`: paraphrase and captioning
+    for those they list, translation for every other."""
+    return next((study for study in ("paraphrase", "captioning") if name in config[study]["benchmarks"]), "translation")
+
+
+def unavailable(config: dict, name: str) -> str | None:
+    """Why a captioning benchmark cannot run here (its features or captions are missing), else None."""
+    entry = config["benchmarks"][name]
+    if entry["source"] != IMAGE or "images" not in entry:
+        return None
+    return _image_files(name, entry, config["paths"])[1]
+
+
+def study_benchmarks(config: dict, study: str) -> list[str]:
+    """The benchmarks a study trains on in this run: those it lists, less the unavailable captioning ones."""
+    return [name for name in config[study]["benchmarks"] if unavailable(config, name) is None]
 
 
 def preparation_inputs(config: dict, name: str) -> list:
@@ -100,7 +129,7 @@ def selected_benchmarks(config: dict) -> list[str]:
             if name not in config["benchmarks"]:
                 raise ConfigError(f"{key}.benchmarks[{i}]: no benchmark {name!r} in `benchmarks` "
                                   f"(known: {', '.join(sorted(config['benchmarks']))})")
-            if name not in selected:
+            if name not in selected and (key != "captioning" or unavailable(config, name) is None):
                 selected.append(name)
     return selected
 
@@ -138,11 +167,46 @@ def _corpus(item, key: str, sides: tuple[str, str], entry: dict, paths: dict) ->
     return Corpus((path,), (item["source"], item["target"]))
 
 
+IMAGE_FILES = {"features": "MS-COCO features", "captions": "the Karpathy split"}  # checked in this order
+
+
+def _image_files(name: str, entry: dict, paths: dict) -> tuple[list[Path], str | None]:
+    """A captioning benchmark's (captions, features) paths, and what is missing, naming its key."""
+    placed = {part: Path(_placed(entry["images"][part], f"benchmarks.{name}.images.{part}", paths)) for part in IMAGE_FILES}
+    missing = next((f"{what} not found at benchmarks.{name}.images.{part} ({placed[part]})"
+                    for part, what in IMAGE_FILES.items() if not placed[part].exists()), None)
+    return [placed["captions"], placed["features"]], missing
+
+
+def _karpathy(name: str, entry: dict, paths: dict) -> dict[str, list[KarpathySplit]]:
+    """A captioning benchmark's splits, its captions file and features found, or a ConfigError naming the key."""
+    if entry["target"] == IMAGE or "images" not in entry:
+        raise ConfigError(f"benchmarks.{name}.images: a benchmark with source {IMAGE!r} is image captioning: it "
+                          f"names its images (captions: a Karpathy-split JSON, features) and a text target")
+    found, missing = _image_files(name, entry, paths)
+    if missing:
+        raise ConfigError(missing + (f"; put there: {entry['standard_corpus']}" if "standard_corpus" in entry else ""))
+    splits = {split: entry[split] for split in SPLITS_BEFORE_TESTS} | entry["test"]
+    for split, items in splits.items():
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                group = "test." if split not in SPLITS_BEFORE_TESTS else ""
+                raise ConfigError(f"benchmarks.{name}.{group}{split}[{i}]: a captioning split lists Karpathy split "
+                                  "names (train, restval, val, test)")
+    return {split: [KarpathySplit(tuple(found), item) for item in items] for split, items in splits.items()}
+
+
 def resolve_benchmark(config: dict, name: str) -> Benchmark:
     """The benchmark `name` with every file found, or a ConfigError naming the key."""
     if name not in config["benchmarks"]:
         raise ConfigError(f"benchmarks: no benchmark {name!r} (known: {', '.join(sorted(config['benchmarks']))})")
     entry = config["benchmarks"][name]
+    if entry["source"] == IMAGE or "images" in entry:
+        if entry["source"] != IMAGE:
+            raise ConfigError(f"benchmarks.{name}.source: a benchmark with images is captioning: source {IMAGE!r}")
+        return Benchmark(name, IMAGE, entry["target"], (IMAGE, entry["target"]), _karpathy(name, entry, config["paths"]),
+                         list(entry["test"]), entry["vocab_size"], entry["max_length"], entry["max_ratio"],
+                         entry.get("deduplicate", False))
     sides = benchmark_sides(entry)
     if sides[0] == sides[1]:
         key = "sides" if "sides" in entry else "target"

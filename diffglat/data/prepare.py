@@ -9,6 +9,11 @@ Stages, each reading the files the previous one wrote, so every step can be insp
             test set, on its side, or on either side when both sides are one language (as in
             paraphrasing): no test sentence leaks into training; with `deduplicate`, so is every
             repeat of a train pair (the same tokens on both sides)
+  captions  captioning instead of text: captions lowercased (as the COCO tools score them),
+            normalised and tokenised; every caption of a train image one pair, one pair per
+            held-out image (its first caption) with all captions kept for scoring; the images'
+            features, all-zero regions dropped                      <split>.tok.<lang>, <split>.refs.json,
+                                                                    <split>.image.*.npy (indexed.py)
   bpe       joint BPE learned on train.tok.* (bpe.py)               spm.model, dict.txt
   binarise  ids of every split and side (indexed.py)                <split>.<side>.{tokens,offsets}.npy
   stats     pairs, tokens, lengths, filter counts, overlap          stats.json, written last
@@ -36,6 +41,7 @@ from .batching import length_filter
 from .benchmarks import Benchmark, Corpus
 from .bpe import BPE, learn_bpe
 from .corpus import read_lines
+from .images import IMAGE, FeatureStore, read_karpathy, real_regions
 from .indexed import DONE_MARKER, save_tokens
 from .text import normalise, tokenise
 from ..io import atomic_write_json
@@ -59,18 +65,22 @@ def prepare_benchmark(benchmark: Benchmark, out: Path, seed: int, bpe_sample: in
     work = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     work.mkdir(parents=True)
     try:
-        splits, overlap = text_stage(benchmark, work, threads)
+        if benchmark.captioning:
+            splits, overlap, regions = caption_stage(benchmark, work)
+        else:
+            (splits, overlap), regions = text_stage(benchmark, work, threads), {}
         reject_empty(benchmark, splits)
+        text_sides = [side for side in benchmark.sides if side != IMAGE]
         try:
-            learn_bpe([work / f"train.tok.{side}" for side in benchmark.sides],
+            learn_bpe([work / f"train.tok.{side}" for side in text_sides],
                       work / "spm.model", benchmark.vocab_size, (benchmark.source, benchmark.target),
                       bpe_sample, seed, threads)
         except RuntimeError as err:  # SentencePiece's own message, e.g. "Vocabulary size too high"
             raise ValueError(f"benchmarks.{benchmark.name}.vocab_size: {err}") from None
         bpe = BPE(work / "spm.model")
         bpe.dictionary.save(work / "dict.txt")
-        lengths = {split: {side: binarise(bpe, work, split, side, threads) for side in benchmark.sides}
-                   for split in splits}
+        lengths = {split: {**regions.get(split, {}), **{side: binarise(bpe, work, split, side, threads)
+                                                         for side in text_sides}} for split in splits}
         stats = statistics(benchmark, splits, lengths, overlap, len(bpe.dictionary), dag_filters)
         reject_filtered(benchmark, stats)
         stats.update(seconds=round(time.perf_counter() - start, 1), **(record or {}))
@@ -216,6 +226,112 @@ def text_stage(benchmark: Benchmark, work: Path, threads: int) -> tuple[dict, di
     return {split: counts[split] for split in benchmark.corpora}, overlap
 
 
+# ---- captions ------------------------------------------------------------------------------
+def caption_images(benchmark: Benchmark, karpathy: dict, split: str) -> list[tuple[int, list[str]]]:
+    """(image id, raw captions) of a benchmark split: the images of its Karpathy splits, in order."""
+    images = []
+    for corpus in benchmark.corpora[split]:
+        if corpus.split not in karpathy:
+            raise ValueError(f"{corpus.files[0]}: no image is in Karpathy split {corpus.split!r} (benchmark "
+                             f"{benchmark.name}, split {split}); the file has {', '.join(sorted(karpathy))}")
+        images += karpathy[corpus.split]
+    return images
+
+
+def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
+    """Captions and image features of every split into work/ -> (counts per split, per held-out
+    split the images also listed for train (dropped from train), regions per pair of each split).
+
+    A split's counts: pairs_read (captions), dropped_empty (captions empty once normalised),
+    dropped_overlap (train: captions of images also held out), images, regions, zero_regions
+    (all-zero regions dropped), pairs."""
+    captions_file, features_path = benchmark.corpora["train"][0].files
+    karpathy = read_karpathy(captions_file)
+    lang = benchmark.target
+    held_out = [split for split in benchmark.corpora if split != "train"]
+    held_ids = {split: {image_id for image_id, _ in caption_images(benchmark, karpathy, split)} for split in held_out}
+    banned = set().union(*held_ids.values())
+    counts, regions = {}, {}
+    with FeatureStore(features_path) as store:
+        for split in [*held_out, "train"]:
+            c = {"pairs_read": 0, "dropped_empty": 0, "dropped_overlap": 0, "dropped_duplicate": 0,
+                 "images": 0, "regions": 0, "zero_regions": 0, "pairs": 0}
+            captions, references, pair_images, image_ids = [], [], [], []
+            with FeatureWriter(work, f"{split}.{IMAGE}", features_path) as writer:
+                for image_id, raw_captions in caption_images(benchmark, karpathy, split):
+                    c["pairs_read"] += len(raw_captions)
+                    if split == "train" and image_id in banned:
+                        c["dropped_overlap"] += len(raw_captions)
+                        continue
+                    kept = [(text, tokenise(text, lang)) for text in (normalise(r.lower(), lang) for r in raw_captions)
+                            if text]
+                    c["dropped_empty"] += len(raw_captions) - len(kept)
+                    if not kept:
+                        continue
+                    features = store(image_id)
+                    real = real_regions(features)
+                    if not len(real):
+                        raise ValueError(f"{features_path}: every region of image {image_id} is all zeros")
+                    c["zero_regions"] += len(features) - len(real)
+                    writer.add(image_id, real)
+                    chosen = kept if split == "train" else kept[:1]  # held out: one pair per image
+                    captions += [tokens for _, tokens in chosen]
+                    pair_images += [c["images"]] * len(chosen)
+                    if split != "train":
+                        references.append([text for text, _ in kept])
+                        image_ids.append(image_id)
+                    c["images"] += 1
+                    c["regions"] += len(real)
+                writer.pairs = pair_images
+            c["pairs"] = len(captions)
+            (work / f"{split}.tok.{lang}").write_text("".join(t + "\n" for t in captions), encoding="utf-8")
+            if split != "train":  # every caption of each image, for scoring, and which image it is
+                atomic_write_json(work / f"{split}.refs.json", {"image_ids": image_ids, "references": references})
+            counts[split] = c
+            regions[split] = {IMAGE: writer.regions[np.asarray(pair_images, dtype=np.int64)]}
+    train_ids = {image_id for image_id, _ in caption_images(benchmark, karpathy, "train")}
+    overlap = {split: {IMAGE: len(ids & train_ids), lang: 0} for split, ids in held_ids.items()}
+    return {split: counts[split] for split in benchmark.corpora}, overlap, regions
+
+
+class FeatureWriter:
+    """Streams images' regions into <stem>.features.npy (float16, indexed.FeatureArray's layout)
+    without holding them: raw rows go to a scratch file, the .npy header is written once the
+    count is known. `pairs` (each pair's image) is set before the block ends."""
+
+    def __init__(self, work: Path, stem: str, source: Path):
+        self.work, self.stem, self.source = work, stem, source
+        self.counts, self.width, self.pairs = [], None, []
+        self.scratch = work / f"{stem}.features.scratch"
+
+    def __enter__(self):
+        self.file = self.scratch.open("wb")
+        return self
+
+    def add(self, image_id: int, features: np.ndarray) -> None:
+        if self.width is None:
+            self.width = features.shape[1]
+        if features.shape[1] != self.width:
+            raise ValueError(f"{self.source}: image {image_id} has {features.shape[1]} features per region, "
+                             f"earlier images {self.width}")
+        self.file.write(np.ascontiguousarray(features, dtype=np.float16).tobytes())
+        self.counts.append(len(features))
+
+    def __exit__(self, kind, *exc):
+        self.file.close()
+        if kind is None:
+            self.regions = np.asarray(self.counts, dtype=np.int64)
+            header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
+                      "shape": (int(self.regions.sum()), self.width or 0)}
+            with (self.work / f"{self.stem}.features.npy").open("wb") as out, self.scratch.open("rb") as raw:
+                np.lib.format.write_array_header_1_0(out, header)
+                shutil.copyfileobj(raw, out, 1 << 24)
+            np.save(self.work / f"{self.stem}.offsets.npy", np.concatenate([[0], np.cumsum(self.regions)]).astype(np.int64))
+            np.save(self.work / f"{self.stem}.pairs.npy", np.asarray(self.pairs, dtype=np.int64))
+        self.scratch.unlink(missing_ok=True)
+        return False
+
+
 # ---- binarise --------------------------------------------------------------------------------
 def binarise(bpe: BPE, work: Path, split: str, side: str, threads: int) -> np.ndarray:
     """work/<split>.tok.<side> -> <split>.<side>.{tokens,offsets}.npy; returns the lengths [n]."""
@@ -238,7 +354,8 @@ def length_summary(lengths: np.ndarray) -> dict:
 
 def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict, vocab: int,
                dag_filters: dict[str, dict]) -> dict:
-    """stats.json: lengths are in BPE tokens without BOS/EOS; tokens, lengths and overlaps are keyed by side."""
+    """stats.json: lengths are in BPE tokens without BOS/EOS (image regions for an image side);
+    tokens, lengths and overlaps are keyed by side."""
     src, tgt = benchmark.sides
     splits = {}
     for split, c in counts.items():
@@ -246,18 +363,22 @@ def statistics(benchmark: Benchmark, counts: dict, lengths: dict, overlap: dict,
                          "tokens": {side: int(lengths[split][side].sum()) for side in (src, tgt)},
                          "length": {side: length_summary(lengths[split][side]) for side in (src, tgt)}}
     train_lengths = lengths["train"][src], lengths["train"][tgt], benchmark.max_length, benchmark.max_ratio
-    _, filtered = length_filter(*train_lengths)
-    dag_filtered = {name: {**dag, **length_filter(*train_lengths, dag)[1]} for name, dag in dag_filters.items()}
+    images = benchmark.captioning
+    _, filtered = length_filter(*train_lengths, image_source=images)
+    dag_filtered = {name: {**dag, **length_filter(*train_lengths, dag, image_source=images)[1]}
+                    for name, dag in dag_filters.items()}
     return {
         "benchmark": benchmark.name, "source": benchmark.source, "target": benchmark.target, "sides": [src, tgt],
         "test_sets": benchmark.test_sets,
-        "vocabulary": {"size": vocab, "bpe_requested": benchmark.vocab_size, "kind": "joint SentencePiece BPE"},
+        "vocabulary": {"size": vocab, "bpe_requested": benchmark.vocab_size,
+                       "kind": "target-side SentencePiece BPE" if images else "joint SentencePiece BPE"},
         "splits": splits,
         # What training's length filter removes from train (the binarised files keep every pair),
         # and what it removes for the DAG models of each graph size (DA-Transformer's filter on top).
         "train_filter": {"max_length": benchmark.max_length, "max_ratio": benchmark.max_ratio, **filtered},
         "dag_filter": dag_filtered,
-        # Held-out pairs whose sentence also occurred in the train corpus; those train pairs were dropped.
+        # Held-out pairs whose sentence (captioning: image) also occurred in the train corpus; those
+        # train pairs were dropped.
         "train_overlap": overlap,
         "tools": {name: metadata.version(name) for name in TOOLS},
     }

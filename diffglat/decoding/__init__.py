@@ -1,7 +1,8 @@
 """Generators: model + source batch -> token ids.
 
-A generator (model, src, settings) decodes src [B, S] (tokens + EOS) into ids [B, T'] padded with
-pad (which family decodes with which: the family table in cli/families.py); BOS/EOS may remain (BPE.decode stops at EOS and drops specials). settings is
+A generator (model, src, settings) decodes src [B, S] (tokens + EOS; or image region features
+[B, S, F]) into ids [B, T'] padded with pad (which family decodes with which: the family table in
+cli/families.py); BOS/EOS may remain (BPE.decode stops at EOS and drops specials). settings is
 the experiment's `decode` config: each generator reads the keys it needs.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from ..data.dictionary import Dictionary
+from ..models.transformer import source_lengths
 from . import dag
 from .autoregressive import ar_beam, ar_greedy
 from .ctc import ctc_greedy
@@ -20,8 +22,8 @@ DAG_DECODERS = {"greedy": dag.greedy, "lookahead": dag.lookahead, "viterbi": dag
 
 
 def max_output_length(src: torch.Tensor, settings: dict) -> int:
-    """AR length limit for a batch: max_len_a x (longest source) + max_len_b."""
-    return int(settings["max_len_a"] * int(src.ne(Dictionary.pad).sum(1).max()) + settings["max_len_b"])
+    """AR length limit for a batch: max_len_a x (longest source: tokens, or image regions) + max_len_b."""
+    return int(settings["max_len_a"] * int(source_lengths(src, Dictionary.pad).max()) + settings["max_len_b"])
 
 
 @torch.no_grad()

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from ..models.output import DecoderOutput
+from ..models.transformer import source_lengths
 
 
 class WithLengthLoss:
@@ -26,7 +27,7 @@ class WithLengthLoss:
 
     def __call__(self, output: DecoderOutput, batch: dict) -> tuple[torch.Tensor, dict]:
         loss, stats = self.criterion(output, batch)
-        target = self.length.target(batch["src"].ne(self.pad).sum(1), batch["tgt_lengths"])  # [B]
+        target = self.length.target(source_lengths(batch["src"], self.pad), batch["tgt_lengths"])  # [B]
         length_loss = F.cross_entropy(output.length_logits.float(), target)
         loss = loss + self.weight * length_loss
         stats["length_nll"] = float(length_loss.detach())

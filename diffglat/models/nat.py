@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 
 from .output import DecoderOutput
-from .transformer import TransformerSeq2Seq
+from .transformer import TransformerSeq2Seq, source_lengths
 
 
 def uniform_copy_index(src_lengths: torch.Tensor, tgt_lengths: torch.Tensor, max_tgt: int) -> torch.Tensor:
@@ -58,12 +58,13 @@ class NATransformer(TransformerSeq2Seq):
         self.length = LengthPredictor(self.d_model, max_length_offset) if max_length_offset else None
 
     def decoder_input(self, src, memory_pad, tgt_lengths):
-        """Uniformly copied source embeddings [B, T, D] (no positions yet) and the target padding [B, T]."""
+        """Uniformly copied source embeddings (projected regions) [B, T, D], no positions yet, and
+        the target padding [B, T]."""
         max_tgt = int(tgt_lengths.max())
         pad = torch.arange(max_tgt, device=src.device)[None, :] >= tgt_lengths[:, None]
-        src_lengths = (~memory_pad).sum(1) - 1  # without EOS
+        src_lengths = (~memory_pad).sum(1) - self.source_end  # without EOS
         index = uniform_copy_index(src_lengths, tgt_lengths, max_tgt)
-        return torch.gather(self.embed_tokens(src), 1, index[..., None].expand(-1, -1, self.d_model)), pad
+        return torch.gather(self.embed_source(src), 1, index[..., None].expand(-1, -1, self.d_model)), pad
 
     def forward(self, src: torch.Tensor, tgt_lengths: torch.Tensor, output_layers: tuple[int, ...] | None = None,
                 glance_mask: torch.Tensor | None = None, glance_tokens: torch.Tensor | None = None) -> DecoderOutput:
@@ -101,10 +102,10 @@ class UpsampledNAT(NATransformer):
         self.upsample = upsample
 
     def decoder_lengths(self, src: torch.Tensor) -> torch.Tensor:
-        """upsample x (source tokens incl. EOS), at most the position table's size: [B]. Training
-        never reaches the bound (cli.translation sizes the table for the longest admitted source);
-        a longer test source gets the longest decoder the table holds."""
-        return (self.upsample * src.ne(self.pad).sum(1)).clamp(max=self.max_positions)
+        """upsample x (source tokens incl. EOS, or image regions), at most the position table's
+        size: [B]. Training never reaches the bound (cli.translation sizes the table for the longest
+        admitted source); a longer test source gets the longest decoder the table holds."""
+        return (self.upsample * source_lengths(src, self.pad)).clamp(max=self.max_positions)
 
     def forward_batch(self, batch: dict, output_layers: tuple[int, ...], step: int = 0) -> DecoderOutput:
         return self(batch["src"], self.decoder_lengths(batch["src"]), output_layers)

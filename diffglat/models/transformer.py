@@ -5,6 +5,10 @@ is `x = LayerNorm(x + Dropout(sublayer(x)))`. Attention is `attend` below. Token
 scaled by sqrt(d_model) and shared by the encoder, the decoder and the output projection (tied
 embeddings).
 
+A source is either token ids [B, S] (long, right-padded with pad, ending in EOS) or, for image
+captioning (`source_features` F), region features [B, S, F] (float, right-padded with all-zero
+rows, no EOS): `source_pad` and `embed_source` are the two places that tell them apart.
+
 Shapes: B batch, S source length, T target length, D d_model, H heads, V vocabulary.
 """
 
@@ -149,16 +153,36 @@ class DecoderLayer(nn.Module):
         return self.norm3(x + self.dropout(self.ffn(x)))
 
 
+def source_pad(src: torch.Tensor, pad: int) -> torch.Tensor:
+    """Where a source is padding: src [B, S] token ids -> ids equal to pad; src [B, S, F] region
+    features -> all-zero rows (as the meshed-memory captioning Transformer masks its regions;
+    `diffglat prepare` drops the all-zero regions of real images, so no real one is masked) -> [B, S]."""
+    return src.eq(pad) if not src.is_floating_point() else src.eq(0).all(-1)
+
+
+def source_lengths(src: torch.Tensor, pad: int) -> torch.Tensor:
+    """Source positions in use (tokens incl. EOS, or image regions): [B]."""
+    return (~source_pad(src, pad)).sum(1)
+
+
 class TransformerSeq2Seq(nn.Module):
     """Shared embeddings, encoder, decoder stack and tied output projection.
 
     Subclasses decide what the decoder reads (shifted target for AR, copied source for NAT)
-    and whether its self-attention is causal.
+    and whether its self-attention is causal. With `source_features` F the encoder reads image
+    region features through a projection (Linear F -> D, ReLU, dropout, LayerNorm: the
+    meshed-memory Transformer's input layer) and adds no positions (regions are a set).
     """
 
     def __init__(self, vocab_size: int, pad: int, encoder_layers: int, decoder_layers: int, d_model: int,
-                 heads: int, ffn_dim: int, dropout: float, positions: str, max_positions: int = MAX_POSITIONS):
+                 heads: int, ffn_dim: int, dropout: float, positions: str, max_positions: int = MAX_POSITIONS,
+                 source_features: int | None = None):
         super().__init__()
+        self.source_features = source_features
+        # tokens a source ends with after its content: EOS for text, nothing for image regions
+        self.source_end = 1 if source_features is None else 0
+        self.feature_projection = None if source_features is None else nn.Sequential(
+            nn.Linear(source_features, d_model), nn.ReLU(), Dropout(dropout), nn.LayerNorm(d_model))
         self.pad, self.d_model, self.max_positions = pad, d_model, max_positions
         self.embed = nn.Embedding(vocab_size, d_model, padding_idx=pad)
         nn.init.normal_(self.embed.weight, std=d_model**-0.5)
@@ -175,10 +199,14 @@ class TransformerSeq2Seq(nn.Module):
     def add_positions(self, x, offset: int = 0):  # [B, T, D] -> [B, T, D], positions offset..offset+T-1
         return self.dropout(x + self.positions(offset + x.shape[1])[offset:])
 
+    def embed_source(self, src):  # [B, S] ids or [B, S, F] features -> [B, S, D], without positions
+        return self.embed_tokens(src) if self.feature_projection is None else self.feature_projection(src)
+
     def encode(self, src):
-        # src [B, S] (padded with self.pad) -> memory [B, S, D], memory_pad [B, S]
-        pad = src.eq(self.pad)
-        x = self.add_positions(self.embed_tokens(src))
+        # src [B, S] ids (padded with self.pad) or [B, S, F] features -> memory [B, S, D], memory_pad [B, S]
+        pad = source_pad(src, self.pad)
+        x = self.embed_source(src)
+        x = self.add_positions(x) if self.feature_projection is None else x
         for layer in self.encoder:
             x = layer(x, pad)
         return x, pad

@@ -22,8 +22,9 @@ from .outputs import report_outputs
 __all__ = ["build_report", "report_outputs"]
 
 
-def build_report(config: dict, pdf: bool = True) -> Path:
-    """Write every report file from the result files of `config`; returns the PDF's path."""
+def build_report(config: dict, pdf: bool = True, left_out: dict[str, str] | None = None) -> Path:
+    """Write every report file from the result files of `config`; returns the PDF's path.
+    left_out: captioning benchmarks the run could not train -> why (Table 5 says it)."""
     from .build import build_report as build
 
-    return build(config, pdf)
+    return build(config, pdf, left_out)

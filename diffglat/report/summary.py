@@ -40,7 +40,7 @@ def own_seconds(training: dict) -> float:
 def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], trained: dict[tuple, dict]) -> dict:
     """summary.json: the config and provenance, then `figures`, name -> number (the report's run
     summary takes its times from here). scores: the synthetic study's; trained: (benchmark,
-    experiment, variant) -> scores of the translation and paraphrase runs."""
+    experiment, variant) -> scores of the translation, paraphrase and captioning runs."""
     figures: dict[str, float | int | None] = {}
     results = [*scores.values(), *trained.values()]
     span = job_span_seconds(Path(config["paths"]["results"]) / "logs")
@@ -57,7 +57,7 @@ def run_figures(config: dict, stats: dict | None, scores: dict[str, dict], train
     for (benchmark, experiment, variant), s in sorted(trained.items()):
         figures[f"{benchmark}.{experiment}.{variant}.bleu"] = s["bleu"]
         figures[f"{benchmark}.{experiment}.{variant}.chrf"] = s["chrf"]
-        for metric, value in s.get("coco", {}).items():  # paraphrasing: pycocoevalcap's
+        for metric, value in s.get("coco", {}).items():  # paraphrasing and captioning: pycocoevalcap's
             figures[f"{benchmark}.{experiment}.{variant}.coco_{metric}"] = value
         if variant == MAIN_VARIANT:
             t = s["training"]

@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 # The workflow step (config `resources` key) that trains a study's runs, where not `<study>_train`.
-TRAINING_STEP = {"translation": "translate_train", "paraphrase": "translate_train"}
+TRAINING_STEP = {"translation": "translate_train", "paraphrase": "translate_train", "captioning": "translate_train"}
 
 
 def studies(config: dict) -> dict[str, dict]:
@@ -54,11 +54,12 @@ def log_throughput(path: Path) -> float | None:
     return sum(rate * length for rate, length in windows) / seconds if seconds else None
 
 
-def planned_runs(study: str, section: dict) -> list[tuple[str, Path, dict]]:
+def planned_runs(study: str, section: dict, left_out: dict[str, str] | None = None) -> list[tuple[str, Path, dict]]:
     """A study's training runs: (name, its folder under paths.results, the experiment's settings);
-    one per benchmark and experiment (name benchmark/experiment) or per experiment."""
+    one per benchmark and experiment (name benchmark/experiment) or per experiment. left_out:
+    benchmarks this run cannot train (name -> why), planned without them."""
     return [(f"{benchmark}/{experiment}" if benchmark else experiment, Path(benchmark or study) / experiment, settings)
-            for benchmark in section.get("benchmarks", [None])
+            for benchmark in section.get("benchmarks", [None]) if benchmark not in (left_out or {})
             for experiment, settings in section["experiments"].items()]
 
 
@@ -75,8 +76,10 @@ def measured_throughput(config: dict) -> dict[str, dict[str, float]]:
     return measured
 
 
-def cost_plan(config: dict, measured: dict[str, dict[str, float]] | None = None) -> dict:
-    """measured: study -> run name -> tokens/s (measured_throughput); None plans from the config alone."""
+def cost_plan(config: dict, measured: dict[str, dict[str, float]] | None = None,
+              left_out: dict[str, str] | None = None) -> dict:
+    """measured: study -> run name -> tokens/s (measured_throughput); None plans from the config alone.
+    left_out: benchmark -> why this run cannot train it (a captioning benchmark without its data)."""
     plan = config["plan"]
     items = []
     for study, section in studies(config).items():
@@ -84,8 +87,8 @@ def cost_plan(config: dict, measured: dict[str, dict[str, float]] | None = None)
         devices = max(resources["gpu"], 1)
         configured = plan["tokens_per_second"].get(study, plan["tokens_per_second"]["default"])
         study_measured = (measured or {}).get(study, {})
-        planned = planned_runs(study, section)
-        if not planned:  # a study without benchmarks (paraphrase.benchmarks: [])
+        planned = planned_runs(study, section, left_out)
+        if not planned:  # a study without benchmarks (paraphrase.benchmarks: []), or none it can train
             continue
         by_family: dict[str, list[float]] = {}
         for name, _, settings in planned:
@@ -113,7 +116,7 @@ def cost_plan(config: dict, measured: dict[str, dict[str, float]] | None = None)
                       "tokens": tokens, "device_hours": device_hours})
     return {"config": config["name"], "scale": config["scale"], "device": plan["device"], "items": items,
             "runs": sum(len(item["runs"]) for item in items), "tokens": sum(item["tokens"] for item in items),
-            "device_hours": sum(item["device_hours"] for item in items)}
+            "device_hours": sum(item["device_hours"] for item in items), "left_out": dict(left_out or {})}
 
 
 def human(number: float) -> str:
@@ -137,6 +140,7 @@ def format_plan(plan: dict) -> str:
                          f"= {human(run['tokens']):>6} tokens  at {human(run['tokens_per_second']):>5} tokens/s "
                          f"({run['throughput_from']}) on {run['devices']} x {device}: "
                          f"{run['wall_hours']:,.2f} h, {run['device_hours']:,.2f} {device}-hours")
+    lines += [f"\nLeft out: {name}: {why}" for name, why in plan.get("left_out", {}).items()]
     lines.append(f"\nTotal: {plan['runs']} training runs, {plan['device_hours']:,.2f} {device}-hours, "
                  f"{human(plan['tokens'])} target tokens.")
     return "\n".join(lines)

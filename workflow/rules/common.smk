@@ -1,8 +1,10 @@
 # Helpers shared by the rule files.
 
+import sys
+
 from diffglat.cli.translation import experiment_spec
 from diffglat.config import STUDIES
-from diffglat.data.benchmarks import paper_test_set, study_of
+from diffglat.data.benchmarks import paper_test_set, study_benchmarks, study_of, unavailable
 
 # Every job runs under it: `{LOGGED} {log} COMMAND...` keeps the output of the job's earlier runs in
 # its log (Snakemake deletes a log before the job runs) and marks each run's start and end. Rules
@@ -45,13 +47,20 @@ def experiment_stamp(benchmark, experiment):
 
 def study_runs():
     """(benchmark, experiment, its settings) of every training run of the seq2seq studies
-    (translation, paraphrase)."""
+    (translation, paraphrase, captioning; a captioning benchmark whose data is missing is left out)."""
     return [
         (benchmark, experiment, config[study]["experiments"][experiment])
         for study in STUDIES
-        for benchmark in config[study]["benchmarks"]
+        for benchmark in study_benchmarks(config, study)
         for experiment in sorted(config[study]["experiments"])
     ]
+
+
+# MS-COCO is never offline: say once, before any job, which captioning benchmark is left out and why
+# (the report's Table 5 says it too).
+for _name in config["captioning"]["benchmarks"]:
+    if (_reason := unavailable(config, _name)) is not None:
+        print(f"captioning benchmark {_name} not run: {_reason}", file=sys.stderr)
 
 
 def study_scores():
