@@ -209,6 +209,11 @@ def _study_errors(config: dict) -> list[tuple[str, str]]:
                 errors.append((f"{name}.benchmarks[{i}]", f"{benchmark!r} " + (
                     "is image captioning (source: image): list it in captioning.benchmarks" if name != "captioning"
                     else "is not image captioning (its source is text)")))
+    for experiment_name, experiment in config["captioning"]["experiments"].items():
+        if "max_length_offset" in experiment.get("model_args", {}):
+            errors.append((f"captioning.experiments.{experiment_name}.model_args.max_length_offset",
+                           "a length predicted as an offset from the source's has no meaning for image regions: "
+                           "captioning needs a family that decodes without it (ar, ctc, dat, diffglat, ...)"))
     gpus = config["resources"].get("translate_train", config["resources"]["default"])["gpu"]
     for name in STUDIES:
         study = config[name]

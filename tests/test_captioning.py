@@ -124,7 +124,7 @@ def test_feature_store_reads_folders_archives_and_grids(tmp_path):
     for path in (tmp_path / "npy", tmp_path / "npz", tmp_path / "all.npz"):
         with FeatureStore(path) as store:
             np.testing.assert_array_equal(store(7), features)
-            with pytest.raises(KeyError, match="8"):
+            with pytest.raises(ValueError, match="no features of image 8"):
                 store(8)
     np.savez(tmp_path / "npz" / "9.npz", a=features, b=features)
     with FeatureStore(tmp_path / "npz") as store, pytest.raises(ValueError, match="9.npz: holds"):
@@ -134,6 +134,12 @@ def test_feature_store_reads_folders_archives_and_grids(tmp_path):
         store(10)
     with pytest.raises(ValueError, match="a folder of <id>.npy"):
         FeatureStore(tmp_path / "features.txt")
+    (tmp_path / "damaged.npz").write_bytes(b"PK\x03\x04 not a zip archive")
+    with pytest.raises(ValueError, match="damaged.npz: cannot be read"):
+        FeatureStore(tmp_path / "damaged.npz")
+    np.save(tmp_path / "npy" / "11.npy", np.full((2, 6), 1e6, np.float32))  # beyond float16
+    with FeatureStore(tmp_path / "npy") as store, pytest.raises(ValueError, match="11.npy: holds NaN, infinite"):
+        store(11)
 
 
 def test_feature_store_reads_hdf5_as_the_meshed_memory_transformer_stores_it(tmp_path):
@@ -182,6 +188,21 @@ def test_a_train_image_also_held_out_is_dropped_from_train(tmp_path):
     assert stats["train_overlap"]["tiny_test"] == {"image": 18, "en": 0}
 
 
+def test_missing_or_mismatched_features_name_the_image_and_split(tmp_path):
+    root = tmp_path / "coco"
+    write_caption_set(root, per_concept=1)
+    config = captioning_config(tmp_path, root, {"ar": {"model": "ar", "size": "base", "label": "T"}})
+    last_test_image = 153
+    np.save(root / "features" / f"{last_test_image}.npy", np.ones((5, WIDTH + 1), np.float32))
+    with pytest.raises(ValueError, match=f"image {last_test_image} has {WIDTH + 1} features per region, the images "
+                                         f"before it {WIDTH}"):
+        cli.prepare(config, "tiny_coco", 1)
+    (root / "features" / f"{last_test_image}.npy").unlink()
+    with pytest.raises(ValueError, match=rf"no features of image {last_test_image} .*\(benchmark tiny_coco, split tiny_test\)"):
+        cli.prepare(config, "tiny_coco", 1)
+    assert not (Path(config["paths"]["data"]) / "prepared" / "tiny_coco").exists()  # nothing half-written
+
+
 def test_a_missing_karpathy_split_name_is_named(tmp_path):
     root = tmp_path / "coco"
     write_caption_set(root, per_concept=1)
@@ -215,17 +236,58 @@ def test_zero_padded_regions_change_nothing_the_model_computes():
     torch.testing.assert_close(alone.links, with_padding.links)
 
 
-def test_every_family_decodes_from_image_features():
-    from diffglat.cli.families import FAMILIES, generate
-    args = {"ar": {}, "nat": {"max_length_offset": 4}, "ctc": {"upsample": 2}, "dat": {"upsample": 2}}
-    src = torch.rand(2, 5, WIDTH) + 0.1
-    src[1, 3:] = 0  # the second image has 3 regions
+def test_a_nat_copies_every_region_and_no_eos():
+    model = build_model("nat", {**TINY, "source_features": WIDTH}, 30, 0).eval()
+    src = torch.rand(1, 6, WIDTH) + 0.1
+    src[0, 4:] = 0  # 4 regions, 2 of padding
+    memory, memory_pad = model.encode(src)
+    x, pad = model.decoder_input(src, memory_pad, torch.tensor([4]))
+    torch.testing.assert_close(x[0], model.embed_source(src)[0, :4])  # regions 0, 1, 2, 3: the last one too
+    assert not pad.any()
+
+
+FAMILY_ARGS = {"ar": {}, "nat": {"max_length_offset": 4}, "ctc": {"upsample": 2}, "dat": {"upsample": 2},
+               "glat": {"max_length_offset": 4, "glance_start": 0.5, "glance_end": 0.1, "glance_steps": 10},
+               "glat_ctc": {"upsample": 2, "glance_start": 0.5, "glance_end": 0.1, "glance_steps": 10},
+               "glat_dat": {"upsample": 2, "glance_start": 0.5, "glance_end": 0.1, "glance_steps": 10},
+               "diffglat": {"upsample": 2, "glance_steps": 10, "diffusion_warmup": 0, "layers_per_transition": 1},
+               "diffglat_ctc": {"upsample": 2, "glance_steps": 10, "diffusion_warmup": 0, "layers_per_transition": 1},
+               "diffglat_glat": {"max_length_offset": 4, "glance_steps": 10, "diffusion_warmup": 0,
+                                 "layers_per_transition": 1}}
+
+
+def test_every_family_trains_on_and_decodes_image_features(tmp_path):
+    from diffglat.cli.families import FAMILIES, build_criterion, generate
+    assert set(FAMILY_ARGS) == set(FAMILIES)
+    config, _ = prepared(tmp_path)
+    dataset = load_split(Path(config["paths"]["data"]) / "prepared" / "tiny_coco", "train", "image", "en")
+    batch = dataset.collate(list(range(0, 40, 5)))
     settings = {"beam": 2, "length_penalty": 1.0, "max_len_a": 0, "max_len_b": 6, "algorithm": "joint_viterbi",
                 "beta": 1.0, "length_beam": 2, "iterations": 0}
-    for kind, extra in args.items():
-        assert kind in FAMILIES
-        model = build_model(kind, {**TINY, **extra, "source_features": WIDTH}, 30, 0).eval()
-        assert generate(kind, model, src, settings).shape[0] == 2
+    for kind, extra in FAMILY_ARGS.items():
+        torch.manual_seed(0)
+        model = build_model(kind, {**TINY, **extra, "source_features": WIDTH}, len(dataset.dictionary), 0)
+        criterion = build_criterion(kind, model, {"label_smoothing": 0.1, "length_loss_weight": 0.1})
+        loss, _ = criterion(model.forward_batch(batch, criterion.layers, 20), batch)
+        loss.backward()
+        projection = model.feature_projection[0].weight.grad
+        assert torch.isfinite(loss) and projection is not None and projection.abs().sum() > 0, kind
+        hypotheses = generate(kind, model.eval(), batch["src"], settings)
+        assert hypotheses.shape[0] == len(batch["src"]) and hypotheses.dtype == torch.long, kind
+
+
+def test_image_training_and_evaluation_without_the_coco_tools(tmp_path):
+    """The path that needs no Java: train, average, decode and sacreBLEU-score against every caption."""
+    root = tmp_path / "coco"
+    write_caption_set(root, per_concept=2)
+    config = captioning_config(tmp_path, root, {"ar": {"model": "ar", "size": "base", "label": "T",
+                                                       "train": {"max_steps": 60}}}, metrics=())
+    cli.prepare(config, "tiny_coco", 1)
+    translate_train(config, "tiny_coco", "ar")
+    translate_evaluate(config, "tiny_coco", "ar", "main")
+    scores = read_json(result_dir(config, "tiny_coco", "ar") / "tiny_test.main.scores.json")
+    assert "coco" not in scores and scores["references_per_item"] == 2 and scores["sentences"] == 18
+    assert "nrefs:2" in scores["bleu_signature"]
 
 
 # ---- end to end ----------------------------------------------------------------------------------
@@ -296,6 +358,15 @@ def test_table5_puts_our_captioning_scores_beside_the_papers():
     assert "not run:" not in tex
     cells = {(c.row, c.column): c for c in table5_cells(paper, scores, config)}
     assert cells["DAT", "mscoco METEOR"].reproduced == "25.0"
+
+
+def test_captioning_rejects_a_length_predicted_from_the_source_length(tmp_path):
+    override = tmp_path / "o.yaml"
+    override.write_text(yaml.safe_dump({"captioning": {"experiments": {"glat": {
+        "model": "glat", "size": "base", "label": "GLAT",
+        "model_args": {"max_length_offset": 20, "glance_start": 0.5, "glance_end": 0.3, "glance_steps": 100}}}}}))
+    with pytest.raises(ConfigError, match="captioning.experiments.glat.model_args.max_length_offset: a length predicted"):
+        load_config([REPO / "config" / "config.yaml", override], model_args_schemas())
 
 
 def test_a_captioning_benchmark_must_be_in_the_captioning_study(tmp_path):

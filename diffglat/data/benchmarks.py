@@ -101,8 +101,8 @@ def study_of(config: dict, name: str) -> str:
 
 def unavailable(config: dict, name: str) -> str | None:
     """Why a captioning benchmark cannot run here (its features or captions are missing), else None."""
-    entry = config["benchmarks"][name]
-    if entry["source"] != IMAGE or "images" not in entry:
+    entry = config["benchmarks"].get(name)  # an unknown name: selected_benchmarks says so
+    if entry is None or entry["source"] != IMAGE or "images" not in entry:
         return None
     return _image_files(name, entry, config["paths"])[1]
 

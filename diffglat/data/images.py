@@ -55,21 +55,26 @@ def read_karpathy(path: Path) -> dict[str, list[tuple[int, list[str]]]]:
 
 # ---- the features ----------------------------------------------------------------------------
 class FeatureStore:
-    """The features of one image id, [regions, F] float32, from a folder, an .npz or an HDF5 file."""
+    """The features of one image id, [regions, F] float16 (as prepare stores them), from a folder, an
+    .npz or an HDF5 file. Every problem is a ValueError naming the file and the image."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
         self._archive = None
         if self.path.is_dir():
             self.kind = "folder"
-        elif self.path.suffix == ".npz":
-            self.kind, self._archive = "npz", np.load(self.path)
-        elif self.path.suffix in (".h5", ".hdf5"):
+        elif self.path.suffix in (".npz", ".h5", ".hdf5"):
+            self.kind = "npz" if self.path.suffix == ".npz" else "hdf5"
             try:
-                import h5py
+                if self.kind == "npz":
+                    self._archive = np.load(self.path)
+                else:
+                    import h5py  # only HDF5 features need it
+                    self._archive = h5py.File(self.path, "r")
             except ImportError:
                 raise ValueError(f"{self.path}: reading HDF5 features needs h5py (pip install h5py)") from None
-            self.kind, self._archive = "hdf5", h5py.File(self.path, "r")
+            except Exception as err:  # BadZipFile, OSError, ValueError: a damaged archive
+                raise ValueError(f"{self.path}: cannot be read: {type(err).__name__}: {err}") from None
         else:
             raise ValueError(f"{self.path}: image features are a folder of <id>.npy/.npz files, an .npz or an "
                              ".h5/.hdf5 file")
@@ -91,12 +96,15 @@ class FeatureStore:
                 file = self.path / f"{image_id}{suffix}"
                 if file.is_file():
                     return file, _array_of(file)
-            raise KeyError(f"{self.path}: no {image_id}.npy or {image_id}.npz")
+            raise ValueError(f"{self.path}: no features of image {image_id} ({image_id}.npy or {image_id}.npz)")
         names = (str(image_id), f"{image_id}_features")
         for name in names:
             if name in self._archive:
-                return f"{self.path}[{name}]", self._archive[name][()]
-        raise KeyError(f"{self.path}: no array named {' or '.join(names)}")
+                try:
+                    return f"{self.path}[{name}]", self._archive[name][()]
+                except Exception as err:  # a damaged member
+                    raise ValueError(f"{self.path}[{name}]: cannot be read: {type(err).__name__}: {err}") from None
+        raise ValueError(f"{self.path}: no features of image {image_id} (an array named {' or '.join(names)})")
 
     def __call__(self, image_id: int) -> np.ndarray:
         where, array = self._raw(image_id)
@@ -106,9 +114,12 @@ class FeatureStore:
         if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating) or not len(array):
             raise ValueError(f"{where}: image features must be a float array [regions, F] or [H, W, F], "
                              f"got {array.dtype} {list(array.shape)}")
-        if not np.isfinite(array).all():
-            raise ValueError(f"{where}: holds NaN or infinite values")
-        return array.astype(np.float32)
+        # float16 here, so that the zero-row and finiteness checks see what the model will read
+        with np.errstate(over="ignore"):  # an overflow is reported below, as inf
+            stored = array.astype(np.float16)
+        if not np.isfinite(stored).all():
+            raise ValueError(f"{where}: holds NaN, infinite or float16-overflowing values (beyond 65504)")
+        return stored
 
 
 def _array_of(file: Path) -> np.ndarray:
@@ -126,6 +137,6 @@ def _array_of(file: Path) -> np.ndarray:
 
 
 def real_regions(features: np.ndarray) -> np.ndarray:
-    """The regions that are not all zero: a zero row is what padding looks like to the model
-    (models.transformer.source_pad), and it carries no information."""
+    """The regions that are not all zero (in float16, as stored): a zero row is what padding looks
+    like to the model (models.transformer.source_pad), and it carries no information."""
     return features[~(features == 0).all(-1)]

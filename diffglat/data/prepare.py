@@ -251,13 +251,13 @@ def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
     held_out = [split for split in benchmark.corpora if split != "train"]
     held_ids = {split: {image_id for image_id, _ in caption_images(benchmark, karpathy, split)} for split in held_out}
     banned = set().union(*held_ids.values())
-    counts, regions = {}, {}
+    counts, regions, width = {}, {}, None  # every split's features as wide as the first's
     with FeatureStore(features_path) as store:
         for split in [*held_out, "train"]:
             c = {"pairs_read": 0, "dropped_empty": 0, "dropped_overlap": 0, "dropped_duplicate": 0,
                  "images": 0, "regions": 0, "zero_regions": 0, "pairs": 0}
             captions, references, pair_images, image_ids = [], [], [], []
-            with FeatureWriter(work, f"{split}.{IMAGE}", features_path) as writer:
+            with FeatureWriter(work, f"{split}.{IMAGE}", features_path, width) as writer:
                 for image_id, raw_captions in caption_images(benchmark, karpathy, split):
                     c["pairs_read"] += len(raw_captions)
                     if split == "train" and image_id in banned:
@@ -268,7 +268,10 @@ def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
                     c["dropped_empty"] += len(raw_captions) - len(kept)
                     if not kept:
                         continue
-                    features = store(image_id)
+                    try:
+                        features = store(image_id)
+                    except ValueError as err:
+                        raise ValueError(f"{err} (benchmark {benchmark.name}, split {split})") from None
                     real = real_regions(features)
                     if not len(real):
                         raise ValueError(f"{features_path}: every region of image {image_id} is all zeros")
@@ -283,6 +286,7 @@ def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
                     c["images"] += 1
                     c["regions"] += len(real)
                 writer.pairs = pair_images
+            width = writer.width
             c["pairs"] = len(captions)
             (work / f"{split}.tok.{lang}").write_text("".join(t + "\n" for t in captions), encoding="utf-8")
             if split != "train":  # every caption of each image, for scoring, and which image it is
@@ -299,9 +303,9 @@ class FeatureWriter:
     without holding them: raw rows go to a scratch file, the .npy header is written once the
     count is known. `pairs` (each pair's image) is set before the block ends."""
 
-    def __init__(self, work: Path, stem: str, source: Path):
+    def __init__(self, work: Path, stem: str, source: Path, width: int | None = None):
         self.work, self.stem, self.source = work, stem, source
-        self.counts, self.width, self.pairs = [], None, []
+        self.counts, self.width, self.pairs = [], width, []
         self.scratch = work / f"{stem}.features.scratch"
 
     def __enter__(self):
@@ -313,7 +317,7 @@ class FeatureWriter:
             self.width = features.shape[1]
         if features.shape[1] != self.width:
             raise ValueError(f"{self.source}: image {image_id} has {features.shape[1]} features per region, "
-                             f"earlier images {self.width}")
+                             f"the images before it {self.width}")
         self.file.write(np.ascontiguousarray(features, dtype=np.float16).tobytes())
         self.counts.append(len(features))
 

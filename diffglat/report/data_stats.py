@@ -92,7 +92,7 @@ def data_stats_tex(cells: list[Cell]) -> str:
                r"as a repeat of a pair (where the benchmark deduplicates), kept by the length "
                r"filters of training (maximum length, length ratio, and the DA-Transformer filter: target at "
                r"most half the decoder length), of which the DA-Transformer filter alone removes the "
-               r"DAT-filtered; mean training lengths in joint-BPE tokens.}"),
+               r"DAT-filtered; mean training lengths in BPE tokens (an image source: regions).}"),
               r"\label{tab:data}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 

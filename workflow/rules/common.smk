@@ -58,9 +58,12 @@ def study_runs():
 
 # MS-COCO is never offline: say once, before any job, which captioning benchmark is left out and why
 # (the report's Table 5 says it too).
-for _name in config["captioning"]["benchmarks"]:
-    if (_reason := unavailable(config, _name)) is not None:
-        print(f"captioning benchmark {_name} not run: {_reason}", file=sys.stderr)
+try:
+    for _name in config["captioning"]["benchmarks"]:
+        if (_reason := unavailable(config, _name)) is not None:
+            print(f"captioning benchmark {_name} not run: {_reason}", file=sys.stderr)
+except ConfigError as err:  # a bad {placeholder} in benchmarks.<name>.images
+    raise WorkflowError(str(err))
 
 
 def study_scores():
