@@ -78,9 +78,11 @@ def experiment_spec(config: dict, experiment: str, study: str) -> dict:
 
 def sized_positions(model_config: dict, max_length: int) -> dict:
     """An upsampled decoder (CTC frames, DAG vertices) of the longest admitted source, upsample x
-    (max_length + EOS), can outgrow the default position tables (1,024: 8 x 250 tokens at paper
-    scale): then size them to fit. Smaller models keep the default (and their parameters)."""
-    needed = model_config.get("upsample", 1) * (max_length + 1)
+    (max_length tokens + EOS, or max_length image regions, which have no EOS), can outgrow the
+    default position tables (1,024: 8 x 250 tokens at paper scale): then size them to fit. Smaller
+    models keep the default (and their parameters)."""
+    source_end = 0 if model_config.get("source_features") else 1
+    needed = model_config.get("upsample", 1) * (max_length + source_end)
     if needed <= MAX_POSITIONS or "max_positions" in model_config:
         return model_config
     return {**model_config, "max_positions": needed}
@@ -166,9 +168,9 @@ def translate_train(config: dict, benchmark: str, experiment: str) -> None:
     settings = TrainSettings(**spec["train"])
     folder = prepared_dir(config, benchmark)
     dataset, filtered = training_data(config, benchmark, spec)
-    if entry["source"] == IMAGE:  # the feature projection's input width; decoders sized for the most regions (no EOS)
+    if entry["source"] == IMAGE:  # the feature projection's input width; decoders sized for the most regions
         spec["model_config"] = sized_positions({**spec["model_config"], "source_features": dataset.source.width},
-                                               int(dataset.source.lengths.max()) - 1)
+                                               int(dataset.source.lengths.max()))
     else:
         spec["model_config"] = sized_positions(spec["model_config"], entry["max_length"])
     dictionary = dataset.dictionary

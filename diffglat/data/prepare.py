@@ -249,7 +249,8 @@ def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
     karpathy = read_karpathy(captions_file)
     lang = benchmark.target
     held_out = [split for split in benchmark.corpora if split != "train"]
-    held_ids = {split: {image_id for image_id, _ in caption_images(benchmark, karpathy, split)} for split in held_out}
+    images = {split: caption_images(benchmark, karpathy, split) for split in benchmark.corpora}
+    held_ids = {split: {image_id for image_id, _ in images[split]} for split in held_out}
     banned = set().union(*held_ids.values())
     counts, regions, width = {}, {}, None  # every split's features as wide as the first's
     with FeatureStore(features_path) as store:
@@ -258,7 +259,7 @@ def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
                  "images": 0, "regions": 0, "zero_regions": 0, "pairs": 0}
             captions, references, pair_images, image_ids = [], [], [], []
             with FeatureWriter(work, f"{split}.{IMAGE}", features_path, width) as writer:
-                for image_id, raw_captions in caption_images(benchmark, karpathy, split):
+                for image_id, raw_captions in images[split]:
                     c["pairs_read"] += len(raw_captions)
                     if split == "train" and image_id in banned:
                         c["dropped_overlap"] += len(raw_captions)
@@ -293,7 +294,7 @@ def caption_stage(benchmark: Benchmark, work: Path) -> tuple[dict, dict, dict]:
                 atomic_write_json(work / f"{split}.refs.json", {"image_ids": image_ids, "references": references})
             counts[split] = c
             regions[split] = {IMAGE: writer.regions[np.asarray(pair_images, dtype=np.int64)]}
-    train_ids = {image_id for image_id, _ in caption_images(benchmark, karpathy, "train")}
+    train_ids = {image_id for image_id, _ in images["train"]}
     overlap = {split: {IMAGE: len(ids & train_ids), lang: 0} for split, ids in held_ids.items()}
     return {split: counts[split] for split in benchmark.corpora}, overlap, regions
 
